@@ -1,0 +1,3 @@
+//! HTTP surfaces that speak to people and scripts.
+
+pub mod v0;

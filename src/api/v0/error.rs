@@ -1,0 +1,97 @@
+//! The management API's one error type: `{"code": <http status>, "message": "…"}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::token::service::ServiceError;
+
+/// Seconds a client should wait after our own outage.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+/// Error body of every `/api/v0` endpoint.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The HTTP status, repeated.
+    #[schema(example = 400)]
+    pub code: u16,
+    #[schema(example = "description must not be empty")]
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// Our own outage: the detail goes to the log, the client gets 503 and Retry-After.
+    pub fn unavailable(detail: &str) -> Self {
+        tracing::warn!(error = %detail, "answering 503");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service temporarily unavailable; retry later",
+        )
+    }
+
+    pub fn internal(detail: &str) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Rule(rule) => ApiError::bad_request(rule.to_string()),
+            ServiceError::NotFound => ApiError::not_found("token not found"),
+            ServiceError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict: the token already exists")
+            }
+            ServiceError::Unavailable(detail) => ApiError::unavailable(&detail),
+            ServiceError::Internal(detail) => ApiError::internal(&detail),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.status.as_u16(),
+            message: self.message,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        response
+    }
+}

@@ -1,0 +1,89 @@
+//! Extractors whose rejections are `ApiError`s that say what was wrong.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+use crate::token::TokenId;
+
+/// Largest JSON body accepted by the management and decision APIs.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON body: 415 without `Content-Type: application/json`, 413 over the limit,
+/// 400 naming the field for malformed JSON or wrong types.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| match rejection {
+                BytesRejection::FailedToBufferBody(_)
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+                {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+                    )
+                }
+                other => ApiError::bad_request(format!(
+                    "cannot read request body: {}",
+                    other.body_text()
+                )),
+            })?;
+        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if path == "." {
+                ApiError::bad_request(format!("invalid JSON body: {inner}"))
+            } else {
+                ApiError::bad_request(format!("invalid JSON body: {path}: {inner}"))
+            }
+        })?;
+        Ok(ApiJson(value))
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+/// A query string; 400 naming the parameter when it does not parse.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection| {
+                ApiError::bad_request(format!("invalid query string: {}", rejection.body_text()))
+            })
+    }
+}
+
+/// Parses a path id without echoing it (a pasted token must not come back in an error).
+pub fn token_id(raw: &str) -> Result<TokenId, ApiError> {
+    TokenId::parse(raw)
+        .map_err(|_| ApiError::bad_request("token id must be 16 lowercase hexadecimal characters"))
+}

@@ -1,0 +1,407 @@
+//! `/api/v0/tokens`: database tokens in the InfluxDB Clustered REST shape.
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use utoipa::{IntoParams, ToSchema};
+
+use super::ApiError;
+use super::auth::ManagementCaller;
+use super::error::ErrorBody;
+use super::extract::{ApiJson, ApiQuery, token_id};
+use crate::app::AppState;
+use crate::token::rules::RuleError;
+use crate::token::service::{DatabaseTokenRequest, TokenService};
+use crate::token::{Action, Token, TokenKind};
+
+/// Page size when streaming a whole list.
+const STREAM_PAGE: u32 = 500;
+pub const MAX_PAGE: u32 = 1000;
+
+/// One database permission: an action on a database, or on every database with `*`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabasePermission {
+    pub action: Action,
+    /// A database name (1–64 characters) or `*` for every database.
+    #[schema(example = "mydb")]
+    pub resource: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpirationType {
+    Datetime,
+    #[serde(rename = "noExpiration")]
+    NoExpiration,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTokenBody {
+    /// 1–1024 characters.
+    #[schema(example = "read/write for mydb")]
+    pub description: String,
+    pub permissions: Vec<DatabasePermission>,
+    /// RFC 3339 instant in the future (`Z`, `±hh:mm` or `±hhmm`); omit for a token that never expires.
+    #[schema(example = "2030-01-01T00:00:00Z")]
+    pub expires_at: Option<String>,
+    /// Accepted as Cloud Dedicated clients send it: `datetime` needs `expiresAt`.
+    pub expiration_type: Option<ExpirationType>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateTokenBody {
+    pub description: Option<String>,
+    /// Refused: permissions never change after creation.
+    #[schema(value_type = Option<Vec<DatabasePermission>>)]
+    pub permissions: Option<serde_json::Value>,
+    /// Refused: expiry never changes after creation.
+    #[schema(value_type = Option<String>)]
+    pub expires_at: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    #[schema(example = "0f3c5a9e12d4b6a8")]
+    pub id: String,
+    pub description: String,
+    pub permissions: Vec<DatabasePermission>,
+    #[schema(example = "2026-11-23T10:00:00.000Z")]
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// Only in the create response: the token itself, shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+}
+
+impl From<&Token> for TokenView {
+    fn from(token: &Token) -> Self {
+        TokenView {
+            id: token.id.to_string(),
+            description: token.description.clone(),
+            permissions: token
+                .permissions
+                .iter()
+                .filter_map(|p| {
+                    p.database_name().map(|name| DatabasePermission {
+                        action: p.action,
+                        resource: name.to_owned(),
+                    })
+                })
+                .collect(),
+            created_at: rfc3339(token.created_at),
+            expires_at: token.expires_at.map(rfc3339),
+            revoked_at: token.revoked_at.map(rfc3339),
+            access_token: None,
+        }
+    }
+}
+
+/// UTC with milliseconds, as the Clustered API prints instants.
+pub fn rfc3339(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Also list revoked tokens.
+    pub include_revoked: Option<bool>,
+    /// Return at most this many (1–1000); without it, every matching token is streamed.
+    pub limit: Option<u32>,
+    /// Return tokens whose id sorts after this one (for paging with `limit`).
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GetParams {
+    /// Return the token even when it is revoked.
+    pub include_revoked: Option<bool>,
+}
+
+/// Create a database token. The response is the only place the token appears.
+#[utoipa::path(
+    post, path = "/api/v0/tokens", tag = "database tokens",
+    request_body = CreateTokenBody,
+    responses(
+        (status = 200, description = "Created; `accessToken` is shown only now", body = TokenView),
+        (status = 400, description = "Invalid input", body = ErrorBody),
+        (status = 401, description = "No or invalid management token", body = ErrorBody),
+        (status = 403, description = "Not a management token", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 503, description = "Store or hashing unavailable; see Retry-After", body = ErrorBody),
+    ),
+    security(("management_token" = []))
+)]
+pub async fn create_token(
+    State(state): State<AppState>,
+    caller: ManagementCaller,
+    ApiJson(body): ApiJson<CreateTokenBody>,
+) -> Result<Json<TokenView>, ApiError> {
+    let expires_at = match (body.expiration_type, body.expires_at) {
+        (Some(ExpirationType::Datetime), None) => {
+            return Err(ApiError::bad_request(
+                "expiresAt is required when expirationType is datetime",
+            ));
+        }
+        (Some(ExpirationType::NoExpiration), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "expiresAt must be omitted when expirationType is noExpiration",
+            ));
+        }
+        (_, expires_at) => expires_at,
+    };
+    let request = DatabaseTokenRequest {
+        description: body.description,
+        permissions: body
+            .permissions
+            .into_iter()
+            .map(|p| (p.action, p.resource))
+            .collect(),
+        expires_at,
+    };
+    let (token, minted) = state
+        .tokens
+        .create_database_token(&caller.token_id, request)
+        .await?;
+    let mut view = TokenView::from(&token);
+    view.access_token = Some(minted.plain);
+    Ok(Json(view))
+}
+
+/// List database tokens, ordered by id. Revoked ones only with `include_revoked=true`.
+#[utoipa::path(
+    get, path = "/api/v0/tokens", tag = "database tokens",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A JSON array; with `limit`, a `Link: rel=\"next\"` header when more may follow", body = [TokenView]),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("management_token" = []))
+)]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    _caller: ManagementCaller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Response, ApiError> {
+    let include_revoked = params.include_revoked.unwrap_or(false);
+    let after = params.after.as_deref().map(token_id).transpose()?;
+    let kind = TokenKind::Database;
+    if let Some(limit) = params.limit {
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit must be between 1 and {MAX_PAGE}"
+            )));
+        }
+        let page = state
+            .tokens
+            .list(kind, include_revoked, after.as_ref(), limit)
+            .await?;
+        let views: Vec<TokenView> = page.iter().map(TokenView::from).collect();
+        let mut response = Json(views).into_response();
+        if let (true, Some(last)) = (page.len() == limit as usize, page.last()) {
+            let link = format!(
+                "</api/v0/tokens?limit={limit}&after={}&include_revoked={include_revoked}>; rel=\"next\"",
+                last.id
+            );
+            if let Ok(value) = HeaderValue::from_str(&link) {
+                response.headers_mut().insert(header::LINK, value);
+            }
+        }
+        return Ok(response);
+    }
+    // The first page is read before answering, so an outage is a 503, not a broken 200.
+    let first = state
+        .tokens
+        .list(kind, include_revoked, after.as_ref(), STREAM_PAGE)
+        .await?;
+    Ok(stream_json_array(
+        state.tokens.clone(),
+        kind,
+        include_revoked,
+        first,
+    ))
+}
+
+/// Streams a JSON array page by page, so a large store is never held in memory at once.
+fn stream_json_array(
+    service: TokenService,
+    kind: TokenKind,
+    include_revoked: bool,
+    first: Vec<Token>,
+) -> Response {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    tokio::spawn(async move {
+        let mut page = first;
+        let mut chunk = b"[".to_vec();
+        let mut first_item = true;
+        loop {
+            for token in &page {
+                if !first_item {
+                    chunk.push(b',');
+                }
+                first_item = false;
+                if let Err(e) = serde_json::to_writer(&mut chunk, &TokenView::from(token)) {
+                    let _ = tx.send(Err(std::io::Error::other(e))).await;
+                    return;
+                }
+            }
+            let next_after = match (page.len() == STREAM_PAGE as usize, page.last()) {
+                (true, Some(last)) => Some(last.id.clone()),
+                _ => None,
+            };
+            let Some(after) = next_after else { break };
+            if tx
+                .send(Ok(Bytes::from(std::mem::take(&mut chunk))))
+                .await
+                .is_err()
+            {
+                return; // the client went away
+            }
+            match service
+                .list(kind, include_revoked, Some(&after), STREAM_PAGE)
+                .await
+            {
+                Ok(next) => page = next,
+                Err(e) => {
+                    tracing::warn!(error = %e, "token list aborted mid-stream");
+                    let _ = tx.send(Err(std::io::Error::other("store failed"))).await;
+                    return;
+                }
+            }
+        }
+        chunk.push(b']');
+        let _ = tx.send(Ok(Bytes::from(chunk))).await;
+    });
+    let body = Body::from_stream(stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Get one database token. A revoked one only with `include_revoked=true`.
+#[utoipa::path(
+    get, path = "/api/v0/tokens/{id}", tag = "database tokens",
+    params(("id" = String, Path, description = "16 lowercase hex characters"), GetParams),
+    responses(
+        (status = 200, body = TokenView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("management_token" = []))
+)]
+pub async fn get_token(
+    State(state): State<AppState>,
+    _caller: ManagementCaller,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<GetParams>,
+) -> Result<Json<TokenView>, ApiError> {
+    let id = token_id(&id)?;
+    let include_revoked = params.include_revoked.unwrap_or(false);
+    let token = state
+        .tokens
+        .get(TokenKind::Database, &id, include_revoked)
+        .await?;
+    Ok(Json(TokenView::from(&token)))
+}
+
+/// Change a database token's description. Permissions and expiry never change.
+#[utoipa::path(
+    patch, path = "/api/v0/tokens/{id}", tag = "database tokens",
+    params(("id" = String, Path, description = "16 lowercase hex characters")),
+    request_body = UpdateTokenBody,
+    responses(
+        (status = 200, body = TokenView),
+        (status = 400, description = "Invalid input, or an attempt to change permissions", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("management_token" = []))
+)]
+pub async fn update_token(
+    State(state): State<AppState>,
+    _caller: ManagementCaller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateTokenBody>,
+) -> Result<Json<TokenView>, ApiError> {
+    let id = token_id(&id)?;
+    if body.permissions.is_some() {
+        return Err(RuleError::PermissionsImmutable.into_api());
+    }
+    if body.expires_at.is_some() {
+        return Err(RuleError::ExpiryImmutable.into_api());
+    }
+    let description = body
+        .description
+        .ok_or_else(|| RuleError::NothingToUpdate.into_api())?;
+    let token = state
+        .tokens
+        .update_description(TokenKind::Database, &id, &description)
+        .await?;
+    Ok(Json(TokenView::from(&token)))
+}
+
+/// Revoke a database token: it stops working at once and stays listable with `include_revoked`.
+#[utoipa::path(
+    delete, path = "/api/v0/tokens/{id}", tag = "database tokens",
+    params(("id" = String, Path, description = "16 lowercase hex characters")),
+    responses(
+        (status = 204, description = "Revoked (or already revoked)"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("management_token" = []))
+)]
+pub async fn delete_token(
+    State(state): State<AppState>,
+    _caller: ManagementCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = token_id(&id)?;
+    state.tokens.revoke(TokenKind::Database, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+trait IntoApi {
+    fn into_api(self) -> ApiError;
+}
+
+impl IntoApi for RuleError {
+    fn into_api(self) -> ApiError {
+        ApiError::bad_request(self.to_string())
+    }
+}

@@ -1,0 +1,214 @@
+//! The application: shared state, the router, and `launch`, which serves a bound listener
+//! until a shutdown future resolves (tests start the real server through it).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::v0::{self, ApiError};
+use crate::bootstrap::{self, Bootstrap, BootstrapError};
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+use crate::token::service::TokenService;
+use crate::verify::{HashPool, PoolError, Verifier};
+use crate::{authz, ops};
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub tokens: TokenService,
+    pub verifier: Verifier,
+    pub started_at: OffsetDateTime,
+    draining: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn new(store: Store, pool: HashPool) -> Self {
+        AppState {
+            tokens: TokenService::new(store.clone(), pool.clone()),
+            verifier: Verifier::new(store.clone(), pool),
+            store,
+            started_at: OffsetDateTime::now_utc(),
+            draining: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    #[error("hashing pool: {0}")]
+    Pool(#[from] PoolError),
+    #[error("server: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// A prepared application: store open and migrated, operator token ensured.
+pub struct App {
+    state: AppState,
+    pub bootstrap: Bootstrap,
+}
+
+impl App {
+    pub async fn prepare(config: &Config) -> Result<App, LaunchError> {
+        let store = Store::open(config).await?;
+        let pool = HashPool::new(
+            config.hash_threads(),
+            config.argon2.queue,
+            config.argon2.database_tokens,
+            config.argon2.management_tokens,
+        )?;
+        let state = AppState::new(store, pool);
+        let bootstrap =
+            bootstrap::ensure_operator_token(&state.store, &state.tokens, &config.data_dir).await?;
+        Ok(App { state, bootstrap })
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests and closes the store.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), LaunchError> {
+        let state = self.state;
+        let router = router(state.clone());
+        let draining = state.draining.clone();
+        tracing::info!(
+            address = %listener.local_addr()?,
+            engine = ?state.store.engine(),
+            "listening"
+        );
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                draining.store(true, Ordering::Relaxed);
+                tracing::info!("shutting down: finishing in-flight requests");
+            })
+            .await?;
+        state.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Prepares the application and serves `listener` until `shutdown` resolves.
+pub async fn launch(
+    config: &Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), LaunchError> {
+    App::prepare(config).await?.serve(listener, shutdown).await
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tollgate",
+        description = "Token authority for InfluxDB-style clusters: database tokens, management tokens, data-path decisions."
+    ),
+    modifiers(&SecuritySchemes)
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "management_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("Management token (M.V1.…); `Token <t>` is accepted too")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every REST route, registered together with its OpenAPI description.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(v0::tokens::create_token, v0::tokens::list_tokens))
+        .routes(routes!(
+            v0::tokens::get_token,
+            v0::tokens::update_token,
+            v0::tokens::delete_token
+        ))
+        .routes(routes!(authz::authorize))
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::ready))
+        .routes(routes!(ops::ping))
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, openapi) = api_routes().split_for_parts();
+    let openapi = Arc::new(openapi);
+    routes
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move { Json(openapi.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::not_found("path not found") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        })
+        .layer(DefaultBodyLimit::max(v0::extract::MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-influxdb-version"),
+            HeaderValue::from_static(ops::VERSION),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-influxdb-build"),
+            HeaderValue::from_static("tollgate"),
+        ))
+        .layer(
+            // Only the route template is logged: a raw path or query could carry a token.
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    tracing::info_span!("request", method = %request.method(), route = %route)
+                })
+                .on_request(())
+                .on_response(
+                    |response: &axum::response::Response, latency: Duration, _span: &Span| {
+                        tracing::info!(
+                            status = response.status().as_u16(),
+                            latency_ms = latency.as_secs_f64() * 1000.0,
+                            "response"
+                        );
+                    },
+                ),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,100 @@
+//! First start: mint the operator management token and hand it over through a 0600 file.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::store::Store;
+use crate::token::service::{ServiceError, TokenService};
+
+pub const OPERATOR_TOKEN_FILE: &str = "operator-token";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(
+        "{0} already exists but the store has no operator token; move the stale file away and start again"
+    )]
+    StaleFile(PathBuf),
+    #[error("cannot write {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot mint the operator token: {0}")]
+    Service(#[from] ServiceError),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// This process minted the operator token into this file.
+    Minted(PathBuf),
+    /// The store already had one (minted earlier or by another replica).
+    AlreadyDone,
+}
+
+/// Mints the operator token if the store never had one. With several replicas starting
+/// together, the store's unique index lets exactly one of them mint it.
+pub async fn ensure_operator_token(
+    store: &Store,
+    tokens: &TokenService,
+    data_dir: &Path,
+) -> Result<Bootstrap, BootstrapError> {
+    if store
+        .has_operator_token()
+        .await
+        .map_err(ServiceError::from)?
+    {
+        return Ok(Bootstrap::AlreadyDone);
+    }
+    let path = data_dir.join(OPERATOR_TOKEN_FILE);
+    let file_error = |source| BootstrapError::File {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(file_error)?;
+    // Created exclusively before the token exists, so a token is never minted with nowhere to go.
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(BootstrapError::StaleFile(path));
+        }
+        Err(e) => return Err(file_error(e)),
+    };
+    let outcome = async {
+        let (new, minted) = tokens.new_operator_token().await?;
+        if !store
+            .bootstrap_operator(&new)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            return Ok(None);
+        }
+        Ok::<_, BootstrapError>(Some(minted))
+    }
+    .await;
+    match outcome {
+        Ok(Some(minted)) => {
+            file.write_all(format!("{}\n", minted.plain).as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(file_error)?;
+            tracing::info!(path = %path.display(), token_id = %minted.id, "operator token written");
+            Ok(Bootstrap::Minted(path))
+        }
+        Ok(None) => {
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            tracing::info!("operator token already minted by another replica");
+            Ok(Bootstrap::AlreadyDone)
+        }
+        Err(e) => {
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Configuration: defaults, then a TOML file, then `TOLLGATE_*` variables, then flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// `postgres://…`, `sqlite://…`, or a path to a SQLite file (relative paths are under `data_dir`).
+    pub database_url: DatabaseUrl,
+    /// Where the SQLite default and the bootstrap operator token live.
+    pub data_dir: PathBuf,
+    /// A tracing filter: `info`, `debug`, `tollgate=trace,sqlx=warn`, …
+    pub log_level: String,
+    pub log_format: LogFormat,
+    /// Maximum connections in the store's pool.
+    pub database_max_connections: u32,
+    /// How long a request waits for a store connection before answering 503.
+    pub database_acquire_timeout_seconds: u64,
+    pub argon2: Argon2Config,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Argon2Config {
+    /// Hashing threads; 0 means one per core.
+    pub threads: usize,
+    /// Hashes allowed to wait for a thread before callers get 503 + Retry-After.
+    pub queue: usize,
+    pub database_tokens: HashParams,
+    pub management_tokens: HashParams,
+}
+
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl HashParams {
+    /// OWASP's argon2id minimum: management tokens guard the whole cluster.
+    pub const MANAGEMENT: HashParams = HashParams {
+        memory_kib: 19_456,
+        iterations: 2,
+        parallelism: 1,
+    };
+    /// Database tokens carry 256 random bits; cost only delays cold writes (README explains).
+    pub const DATABASE: HashParams = HashParams {
+        memory_kib: 1_024,
+        iterations: 1,
+        parallelism: 1,
+    };
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8086)),
+            database_url: DatabaseUrl("tollgate.db".to_owned()),
+            data_dir: PathBuf::from("./data"),
+            log_level: "info".to_owned(),
+            log_format: LogFormat::Text,
+            database_max_connections: 16,
+            database_acquire_timeout_seconds: 5,
+            argon2: Argon2Config {
+                threads: 0,
+                queue: 64,
+                database_tokens: HashParams::DATABASE,
+                management_tokens: HashParams::MANAGEMENT,
+            },
+        }
+    }
+}
+
+/// Flag values; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Environment variables that are not configuration keys.
+const NOT_KEYS: &[&str] = &["config"];
+
+impl Config {
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let env = Env::prefixed("TOLLGATE_")
+            .filter(|key| !NOT_KEYS.contains(&key.as_str()) && !key.as_str().starts_with("test_"))
+            .split("__");
+        figment = figment
+            .merge(env)
+            .merge(Serialized::defaults(overrides.clone()));
+        let mut config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        config.database_url = config.database_url.resolved(&config.data_dir);
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (name, p) in [
+            ("argon2.database_tokens", self.argon2.database_tokens),
+            ("argon2.management_tokens", self.argon2.management_tokens),
+        ] {
+            argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, None)
+                .map_err(|e| ConfigError(format!("{name}: {e}")))?;
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map_err(|e| ConfigError(format!("log_level {:?}: {e}", self.log_level)))?;
+        if self.database_max_connections == 0 {
+            return Err(ConfigError(
+                "database_max_connections must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn hash_threads(&self) -> usize {
+        match self.argon2.threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+/// The store's URL; it may carry a password, so it never prints.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Sqlite,
+}
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        DatabaseUrl(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn engine(&self) -> Engine {
+        if self.0.starts_with("postgres://") || self.0.starts_with("postgresql://") {
+            Engine::Postgres
+        } else {
+            Engine::Sqlite
+        }
+    }
+
+    /// A bare path becomes a `sqlite://` URL; relative ones are placed under `data_dir`.
+    fn resolved(self, data_dir: &Path) -> DatabaseUrl {
+        if self.engine() == Engine::Postgres || self.0.starts_with("sqlite:") {
+            return self;
+        }
+        let path = Path::new(&self.0);
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            data_dir.join(path)
+        };
+        DatabaseUrl(format!("sqlite://{}", path.display()))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.engine() {
+            Engine::Postgres => f.write_str("postgres://<redacted>"),
+            Engine::Sqlite => write!(f, "{}", self.0),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! tollgate: a clustered token authority for InfluxDB-style time-series clusters.
+
+pub mod api;
+pub mod app;
+pub mod authz;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod ops;
+pub mod store;
+pub mod telemetry;
+pub mod token;
+pub mod verify;
+
+pub use app::{App, launch};

@@ -1,0 +1,62 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+use tollgate::cli::{Cli, Command, run_admin};
+use tollgate::{App, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match cli.config.load() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log_level, config.log_format);
+    match cli.command {
+        Command::Serve => {
+            let result = async {
+                let app = App::prepare(&config).await?;
+                let listener = TcpListener::bind(config.bind).await?;
+                app.serve(listener, shutdown_signal()).await
+            }
+            .await;
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "tollgate failed");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Admin(command) => match run_admin(&command, &config).await {
+            Ok(out) => {
+                println!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tollgate: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// SIGTERM (Kubernetes) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! Storage: one interface of use-case-sized methods, one implementation per engine.
+//! All SQL lives under this module.
+
+mod postgres;
+mod sqlite;
+
+use std::time::Duration;
+
+use sqlx::types::Json;
+use time::OffsetDateTime;
+
+use crate::config::{Config, DatabaseUrl, Engine};
+use crate::token::{NewToken, Permission, Status, Token, TokenId, TokenKind};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or is overloaded; callers answer 503.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A named constraint refused the change.
+    #[error("conflict on {0}")]
+    Conflict(String),
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        use sqlx::error::ErrorKind;
+        match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                if db.kind() == ErrorKind::UniqueViolation {
+                    let name = db.constraint().unwrap_or(db.message());
+                    return StoreError::Conflict(name.to_owned());
+                }
+                // PostgreSQL: connection, resources, operator intervention, serialization.
+                // SQLite: BUSY and LOCKED (with extended codes).
+                let transient = ["08", "53", "57"].iter().any(|c| code.starts_with(c))
+                    || matches!(code.as_ref(), "40001" | "40P01")
+                    || matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6));
+                if transient {
+                    StoreError::Unavailable(err.to_string())
+                } else {
+                    StoreError::Internal(err.to_string())
+                }
+            }
+            _ => StoreError::Internal(err.to_string()),
+        }
+    }
+}
+
+/// What a revoke found.
+#[derive(Debug)]
+pub enum Revocation {
+    Revoked(Token),
+    AlreadyRevoked(Token),
+    NotFound,
+}
+
+/// One page of a keyset-paged list, ordered by id.
+pub struct Page<'a> {
+    pub after: Option<&'a TokenId>,
+    pub limit: u32,
+}
+
+#[derive(Clone)]
+pub enum Store {
+    Postgres(PgStore),
+    Sqlite(SqliteStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Store::Postgres($store) => $call,
+            Store::Sqlite($store) => $call,
+        }
+    };
+}
+
+impl Store {
+    /// Connects and applies the embedded migrations (safe when replicas start together).
+    pub async fn open(config: &Config) -> Result<Store, StoreError> {
+        let options = PoolOptions {
+            max_connections: config.database_max_connections,
+            acquire_timeout: Duration::from_secs(config.database_acquire_timeout_seconds),
+        };
+        Self::open_url(&config.database_url, options).await
+    }
+
+    pub async fn open_url(url: &DatabaseUrl, options: PoolOptions) -> Result<Store, StoreError> {
+        let store = match url.engine() {
+            Engine::Postgres => Store::Postgres(PgStore::connect(url.expose(), options).await?),
+            Engine::Sqlite => Store::Sqlite(SqliteStore::connect(url.expose(), options).await?),
+        };
+        let migrated = &store;
+        dispatch!(migrated, s => s.migrate().await)?;
+        Ok(store)
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self {
+            Store::Postgres(_) => Engine::Postgres,
+            Store::Sqlite(_) => Engine::Sqlite,
+        }
+    }
+
+    /// A cheap round trip, for readiness.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    pub async fn create_token(&self, token: &NewToken) -> Result<Token, StoreError> {
+        dispatch!(self, s => s.create_token(token).await)
+    }
+
+    pub async fn find_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError> {
+        dispatch!(self, s => s.find_token(id).await)
+    }
+
+    pub async fn list_tokens(
+        &self,
+        kind: TokenKind,
+        include_revoked: bool,
+        page: Page<'_>,
+    ) -> Result<Vec<Token>, StoreError> {
+        dispatch!(self, s => s.list_tokens(kind, include_revoked, page).await)
+    }
+
+    /// Changes the description of a token that is not revoked.
+    pub async fn update_token_description(
+        &self,
+        id: &TokenId,
+        kind: TokenKind,
+        description: &str,
+        at: OffsetDateTime,
+    ) -> Result<Option<Token>, StoreError> {
+        dispatch!(self, s => s.update_token_description(id, kind, description, at).await)
+    }
+
+    pub async fn revoke_token(
+        &self,
+        id: &TokenId,
+        kind: TokenKind,
+        at: OffsetDateTime,
+    ) -> Result<Revocation, StoreError> {
+        dispatch!(self, s => s.revoke_token(id, kind, at).await)
+    }
+
+    /// Whether an operator token was ever minted (revoked ones count).
+    pub async fn has_operator_token(&self) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.has_operator_token().await)
+    }
+
+    /// Stores `operator` unless an operator token was ever minted. True when this call minted it.
+    pub async fn bootstrap_operator(&self, operator: &NewToken) -> Result<bool, StoreError> {
+        match dispatch!(self, s => s.bootstrap_operator(operator).await) {
+            Err(StoreError::Conflict(_)) => Ok(false),
+            other => other,
+        }
+    }
+
+    /// Revokes every live operator token and stores `operator`, in one transaction.
+    pub async fn replace_operator(&self, operator: &NewToken) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.replace_operator(operator).await)
+    }
+
+    pub async fn close(&self) {
+        dispatch!(self, s => s.close().await)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+/// A `tokens` row as both engines return it.
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: String,
+    kind: String,
+    description: String,
+    permissions: Json<Vec<Permission>>,
+    status: String,
+    operator: bool,
+    token_prefix: String,
+    secret_hash: String,
+    created_by: Option<String>,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    expires_at: Option<OffsetDateTime>,
+    revoked_at: Option<OffsetDateTime>,
+    last_used_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<TokenRow> for Token {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        let corrupt =
+            |what: &str| StoreError::Internal(format!("stored token has an invalid {what}"));
+        Ok(Token {
+            id: TokenId::parse(&row.id).map_err(|_| corrupt("id"))?,
+            kind: TokenKind::parse(&row.kind).ok_or_else(|| corrupt("kind"))?,
+            description: row.description,
+            permissions: row.permissions.0,
+            status: match row.status.as_str() {
+                "active" => Status::Active,
+                "inactive" => Status::Inactive,
+                _ => return Err(corrupt("status")),
+            },
+            operator: row.operator,
+            token_prefix: row.token_prefix,
+            secret_hash: row.secret_hash,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+            last_used_at: row.last_used_at,
+        })
+    }
+}
+
+macro_rules! token_columns {
+    () => {
+        "id, kind, description, permissions, status, operator, token_prefix, secret_hash, \
+         created_by, created_at, updated_at, expires_at, revoked_at, last_used_at"
+    };
+}
+
+/// The token queries, written once: both engines accept `$N` placeholders and `RETURNING`.
+/// Each engine module invokes this for its own store type and database.
+macro_rules! token_queries {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            pub async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            pub async fn create_token(&self, token: &NewToken) -> Result<Token, StoreError> {
+                let row = insert_token(token).fetch_one(&self.pool).await?;
+                Token::try_from(row)
+            }
+
+            pub async fn find_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError> {
+                let row: Option<TokenRow> = sqlx::query_as(concat!(
+                    "SELECT ", token_columns!(), " FROM tokens WHERE id = $1"
+                ))
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(Token::try_from).transpose()
+            }
+
+            pub async fn list_tokens(
+                &self,
+                kind: TokenKind,
+                include_revoked: bool,
+                page: Page<'_>,
+            ) -> Result<Vec<Token>, StoreError> {
+                let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+                    "SELECT ", token_columns!(), " FROM tokens \
+                     WHERE kind = $1 AND ($2 OR revoked_at IS NULL) AND id > $3 \
+                     ORDER BY id LIMIT $4"
+                ))
+                .bind(kind.as_str())
+                .bind(include_revoked)
+                .bind(page.after.map_or("", TokenId::as_str))
+                .bind(i64::from(page.limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(Token::try_from).collect()
+            }
+
+            pub async fn update_token_description(
+                &self,
+                id: &TokenId,
+                kind: TokenKind,
+                description: &str,
+                at: OffsetDateTime,
+            ) -> Result<Option<Token>, StoreError> {
+                let row: Option<TokenRow> = sqlx::query_as(concat!(
+                    "UPDATE tokens SET description = $3, updated_at = $4 \
+                     WHERE id = $1 AND kind = $2 AND revoked_at IS NULL RETURNING ",
+                    token_columns!()
+                ))
+                .bind(id.as_str())
+                .bind(kind.as_str())
+                .bind(description)
+                .bind(at)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(Token::try_from).transpose()
+            }
+
+            pub async fn revoke_token(
+                &self,
+                id: &TokenId,
+                kind: TokenKind,
+                at: OffsetDateTime,
+            ) -> Result<Revocation, StoreError> {
+                let revoked: Option<TokenRow> = sqlx::query_as(concat!(
+                    "UPDATE tokens SET revoked_at = $3, updated_at = $3 \
+                     WHERE id = $1 AND kind = $2 AND revoked_at IS NULL RETURNING ",
+                    token_columns!()
+                ))
+                .bind(id.as_str())
+                .bind(kind.as_str())
+                .bind(at)
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some(row) = revoked {
+                    return Ok(Revocation::Revoked(Token::try_from(row)?));
+                }
+                Ok(match self.find_token(id).await? {
+                    Some(token) if token.kind == kind => Revocation::AlreadyRevoked(token),
+                    _ => Revocation::NotFound,
+                })
+            }
+
+            pub async fn has_operator_token(&self) -> Result<bool, StoreError> {
+                let minted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE operator")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(minted > 0)
+            }
+
+            pub async fn bootstrap_operator(&self, operator: &NewToken) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let minted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE operator")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if minted > 0 {
+                    return Ok(false);
+                }
+                insert_token(operator).fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            pub async fn replace_operator(&self, operator: &NewToken) -> Result<u64, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let revoked = sqlx::query(
+                    "UPDATE tokens SET revoked_at = $1, updated_at = $1 \
+                     WHERE operator AND revoked_at IS NULL",
+                )
+                .bind(operator.created_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                insert_token(operator).fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(revoked)
+            }
+
+            pub async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
+
+        fn insert_token(
+            token: &NewToken,
+        ) -> sqlx::query::QueryAs<'_, $db, TokenRow, <$db as sqlx::Database>::Arguments> {
+            sqlx::query_as(concat!(
+                "INSERT INTO tokens (id, kind, description, permissions, status, operator, \
+                 token_prefix, secret_hash, created_by, created_at, updated_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10) RETURNING ",
+                token_columns!()
+            ))
+            .bind(token.id.as_str())
+            .bind(token.kind.as_str())
+            .bind(token.description.as_str())
+            .bind(Json(token.permissions.clone()))
+            .bind(token.operator)
+            .bind(token.token_prefix.as_str())
+            .bind(token.secret_hash.as_str())
+            .bind(token.created_by.as_deref())
+            .bind(token.created_at)
+            .bind(token.expires_at)
+        }
+    };
+}
+
+pub(crate) use {token_columns, token_queries};

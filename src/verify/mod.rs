@@ -1,0 +1,90 @@
+//! Verifying a presented token: parse (no I/O), one indexed read by id, one argon2id check
+//! on the bounded pool.
+
+pub mod pool;
+
+use tracing::instrument;
+
+use crate::store::{Store, StoreError};
+use crate::token::{self, Token, TokenKind, Unusable, format};
+pub use pool::{HashPool, PoolError};
+
+/// Why a presented token was not accepted. None of these carry the token.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    #[error("malformed token")]
+    Malformed,
+    #[error("unknown token")]
+    Unknown,
+    #[error("token is {0:?}")]
+    Unusable(Unusable),
+    #[error("our own failure: {0}")]
+    Unavailable(String),
+}
+
+impl Rejection {
+    /// A stable label for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejection::Malformed => "malformed",
+            Rejection::Unknown => "unknown",
+            Rejection::Unusable(Unusable::Revoked) => "revoked",
+            Rejection::Unusable(Unusable::Expired) => "expired",
+            Rejection::Unusable(Unusable::Inactive) => "inactive",
+            Rejection::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+impl From<StoreError> for Rejection {
+    fn from(err: StoreError) -> Self {
+        Rejection::Unavailable(err.to_string())
+    }
+}
+
+impl From<PoolError> for Rejection {
+    fn from(err: PoolError) -> Self {
+        Rejection::Unavailable(err.to_string())
+    }
+}
+
+#[derive(Clone)]
+pub struct Verifier {
+    store: Store,
+    pool: HashPool,
+}
+
+impl Verifier {
+    pub fn new(store: Store, pool: HashPool) -> Self {
+        Verifier { store, pool }
+    }
+
+    /// Returns the stored token when `presented` is a live token of one of `kinds`.
+    #[instrument(skip_all, fields(token_id))]
+    pub async fn verify(&self, presented: &str, kinds: &[TokenKind]) -> Result<Token, Rejection> {
+        let parsed = format::parse(presented).map_err(|_| Rejection::Malformed)?;
+        if !kinds.contains(&parsed.kind) {
+            return Err(Rejection::Unknown);
+        }
+        tracing::Span::current().record("token_id", parsed.id.as_str());
+        let stored = self
+            .store
+            .find_token(&parsed.id)
+            .await?
+            .filter(|t| t.kind == parsed.kind)
+            .ok_or(Rejection::Unknown)?;
+        // Refusing dead tokens before hashing keeps revoked ids from costing argon2 work.
+        if let Some(reason) = stored.unusable_at(token::now()) {
+            return Err(Rejection::Unusable(reason));
+        }
+        let matches = self
+            .pool
+            .verify(presented.to_owned(), stored.secret_hash.clone())
+            .await?;
+        if matches {
+            Ok(stored)
+        } else {
+            Err(Rejection::Unknown)
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! argon2id on a bounded set of blocking threads, with a bounded wait.
+//!
+//! tokio's blocking pool is unbounded (512 threads at ~19 MiB each would be gigabytes), so a
+//! semaphore caps running hashes at the thread count and another caps how many may wait.
+//! Past that, callers get `Busy` and answer 503 with `Retry-After` instead of queueing.
+
+use std::sync::Arc;
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use tokio::sync::Semaphore;
+
+use crate::config::HashParams;
+use crate::token::TokenKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("the hashing pool is saturated")]
+    Busy,
+    #[error("hashing failed: {0}")]
+    Failed(String),
+}
+
+#[derive(Clone)]
+pub struct HashPool {
+    running: Arc<Semaphore>,
+    admitted: Arc<Semaphore>,
+    capacity: usize,
+    database: Params,
+    management: Params,
+}
+
+impl HashPool {
+    pub fn new(
+        threads: usize,
+        queue: usize,
+        database: HashParams,
+        management: HashParams,
+    ) -> Result<Self, PoolError> {
+        let params = |p: HashParams| {
+            Params::new(p.memory_kib, p.iterations, p.parallelism, None)
+                .map_err(|e| PoolError::Failed(e.to_string()))
+        };
+        let threads = threads.max(1);
+        Ok(HashPool {
+            running: Arc::new(Semaphore::new(threads)),
+            admitted: Arc::new(Semaphore::new(threads + queue)),
+            capacity: threads + queue,
+            database: params(database)?,
+            management: params(management)?,
+        })
+    }
+
+    /// Hashes a new token's plain string into an argon2id PHC string.
+    pub async fn hash(&self, kind: TokenKind, plain: String) -> Result<String, PoolError> {
+        let params = match kind {
+            TokenKind::Database => self.database.clone(),
+            TokenKind::Management => self.management.clone(),
+        };
+        self.run(move || {
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password(plain.as_bytes())
+                .map(|hash| hash.to_string())
+                .map_err(|e| PoolError::Failed(e.to_string()))
+        })
+        .await?
+    }
+
+    /// Checks `plain` against a stored PHC string (constant-time comparison inside argon2).
+    pub async fn verify(&self, plain: String, phc: String) -> Result<bool, PoolError> {
+        self.run(
+            move || match Argon2::default().verify_password(plain.as_bytes(), phc.as_str()) {
+                Ok(()) => Ok(true),
+                Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
+                Err(e) => Err(PoolError::Failed(e.to_string())),
+            },
+        )
+        .await?
+    }
+
+    /// Hashes waiting or running right now.
+    pub fn in_flight(&self) -> usize {
+        self.capacity - self.admitted.available_permits()
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PoolError> {
+        let admitted = self
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| PoolError::Busy)?;
+        let running = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| PoolError::Busy)?;
+        tokio::task::spawn_blocking(move || {
+            let out = work();
+            drop(running);
+            drop(admitted);
+            out
+        })
+        .await
+        .map_err(|e| PoolError::Failed(e.to_string()))
+    }
+}
