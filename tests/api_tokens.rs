@@ -1,0 +1,283 @@
+//! The Clustered-shaped management API for database tokens, over real HTTP.
+
+mod common;
+
+use common::{Engine, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+on_both_engines! {
+    async fn creating_a_token_returns_it_once_and_never_again(server: TestServer) {
+        let (status, created) = server
+            .op(Method::POST, "/api/v0/tokens", Some(json!({
+                "description": "read/write for mydb",
+                "permissions": [
+                    {"action": "read", "resource": "mydb"},
+                    {"action": "write", "resource": "mydb"}
+                ],
+                "expiresAt": "2099-01-01T00:00:00Z"
+            })))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let token = created["accessToken"].as_str().unwrap().to_owned();
+        assert_eq!(id.len(), 16);
+        assert!(token.starts_with("apiv1_") && token.len() >= 70, "{token}");
+        assert!(token.contains(&id), "the token carries its lookup id");
+        assert_eq!(created["description"], "read/write for mydb");
+        assert_eq!(created["permissions"], json!([
+            {"action": "read", "resource": "mydb"},
+            {"action": "write", "resource": "mydb"}
+        ]));
+        assert_eq!(created["expiresAt"], "2099-01-01T00:00:00.000Z");
+        assert!(created["createdAt"].as_str().unwrap().ends_with('Z'));
+
+        let (_, one) = server.op(Method::GET, &format!("/api/v0/tokens/{id}"), None).await;
+        let (_, all) = server.op(Method::GET, "/api/v0/tokens", None).await;
+        let (_, patched) = server
+            .op(Method::PATCH, &format!("/api/v0/tokens/{id}"), Some(json!({"description": "renamed"})))
+            .await;
+        for later in [&one, &all, &patched] {
+            assert!(!later.to_string().contains(&token), "token leaked in {later}");
+            assert!(!later.to_string().contains("accessToken"));
+        }
+        assert_eq!(one["id"], id.as_str());
+        assert_eq!(patched["description"], "renamed");
+        assert_eq!(patched["permissions"], created["permissions"]);
+    }
+
+    async fn a_revoked_token_stops_at_once_and_is_listed_only_when_asked(server: TestServer) {
+        let (id, token) = server.create_token(json!([{"action": "write", "resource": "db1"}])).await;
+        let ask = json!([{"action": "write", "database": "db1"}]);
+        assert_eq!(server.authorize(&token, ask.clone()).await["valid"], true);
+
+        let (status, body) = server.op(Method::DELETE, &format!("/api/v0/tokens/{id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(body, Value::Null);
+        assert_eq!(server.authorize(&token, ask).await, json!({"valid": false, "permissions": []}));
+
+        let (_, listed) = server.op(Method::GET, "/api/v0/tokens", None).await;
+        assert_eq!(listed, json!([]));
+        let (_, listed) = server.op(Method::GET, "/api/v0/tokens?include_revoked=true", None).await;
+        assert_eq!(listed[0]["id"], id.as_str());
+        assert!(listed[0]["revokedAt"].is_string());
+
+        let (status, body) = server.op(Method::GET, &format!("/api/v0/tokens/{id}"), None).await;
+        assert_eq!((status, body), (StatusCode::NOT_FOUND, json!({"code": 404, "message": "token not found"})));
+        let (status, body) = server
+            .op(Method::GET, &format!("/api/v0/tokens/{id}?include_revoked=true"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["revokedAt"], listed[0]["revokedAt"]);
+
+        // Revoking again is idempotent; a revoked token's description is frozen.
+        let (status, _) = server.op(Method::DELETE, &format!("/api/v0/tokens/{id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = server
+            .op(Method::PATCH, &format!("/api/v0/tokens/{id}"), Some(json!({"description": "x"})))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    async fn a_database_token_cannot_call_the_management_api(server: TestServer) {
+        let (id, token) = server.create_token(json!([{"action": "write", "resource": "*"}])).await;
+        for (method, path) in [
+            (Method::GET, "/api/v0/tokens".to_owned()),
+            (Method::GET, format!("/api/v0/tokens/{id}")),
+            (Method::DELETE, format!("/api/v0/tokens/{id}")),
+        ] {
+            let (status, body) = server.call(method, &path, Some(&token), None).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert_eq!(body, json!({
+                "code": 403,
+                "message": "database tokens cannot use the management API; use a management token"
+            }));
+        }
+        let (status, _) = server
+            .call(Method::POST, "/api/v0/tokens", Some(&token), Some(json!({"description": "x", "permissions": []})))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        // The token was not revoked by its own attempt.
+        assert_eq!(server.authorize(&token, json!([{"action": "write", "database": "a"}])).await["valid"], true);
+    }
+}
+
+#[tokio::test]
+async fn management_calls_without_a_valid_management_token_get_401_with_a_reason() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let url = format!("{}/api/v0/tokens", server.base);
+    let mut tampered = server.operator_token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == '0' { '1' } else { '0' });
+    let cases: Vec<(Option<String>, &str)> = vec![
+        (
+            None,
+            "missing Authorization header; send `Authorization: Bearer <management token>`",
+        ),
+        (
+            Some("Basic Zm9vOmJhcg==".into()),
+            "unsupported authorization scheme; use `Bearer <token>` or `Token <token>`",
+        ),
+        (Some("Bearer".into()), "Authorization header has no token"),
+        (
+            Some("Bearer not-a-token".into()),
+            "invalid management token",
+        ),
+        (
+            Some(format!("Bearer {tampered}")),
+            "invalid management token",
+        ),
+        (
+            Some(format!("Bearer {}", "M.V1.".to_owned() + &"a".repeat(9000))),
+            "Authorization header is too long",
+        ),
+    ];
+    for (header, message) in cases {
+        let mut request = server.client.get(&url);
+        if let Some(header) = &header {
+            request = request.header("Authorization", header);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{header:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body, json!({"code": 401, "message": message}), "{header:?}");
+    }
+    // `Token` works as well as `Bearer`, in any case.
+    let response = server
+        .client
+        .get(&url)
+        .header("Authorization", format!("token {}", server.operator_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_list_larger_than_a_stream_page_arrives_whole_and_pages_with_limit_and_after() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let store = server.db.open_store().await;
+    let total = 1203;
+    for n in 0..total {
+        let id = tollgate::token::TokenId::parse(&format!("{:016x}", n + 1)).unwrap();
+        store
+            .create_token(&tollgate::token::NewToken {
+                id: id.clone(),
+                kind: tollgate::token::TokenKind::Database,
+                description: format!("token {n}"),
+                permissions: vec![],
+                operator: false,
+                token_prefix: "apiv1_0000".into(),
+                secret_hash: "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+                    .into(),
+                created_by: None,
+                created_at: tollgate::token::now(),
+                expires_at: None,
+            })
+            .await
+            .unwrap();
+    }
+    let (status, all) = server.op(Method::GET, "/api/v0/tokens", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), total as usize);
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ordered by id, no duplicates"
+    );
+
+    let response = server
+        .client
+        .get(format!(
+            "{}/api/v0/tokens?limit=2&after={}",
+            server.base, ids[9]
+        ))
+        .bearer_auth(&server.operator_token)
+        .send()
+        .await
+        .unwrap();
+    let link = response.headers()["link"].to_str().unwrap().to_owned();
+    let page: Value = response.json().await.unwrap();
+    assert_eq!(page.as_array().unwrap().len(), 2);
+    assert_eq!(page[0]["id"], ids[10]);
+    assert_eq!(page[1]["id"], ids[11]);
+    assert_eq!(
+        link,
+        format!(
+            "</api/v0/tokens?limit=2&after={}&include_revoked=false>; rel=\"next\"",
+            ids[11]
+        )
+    );
+}
+
+#[tokio::test]
+async fn the_store_going_away_turns_into_503_with_retry_after_not_a_4xx() {
+    let server = TestServer::start(Engine::Postgres).await;
+    let (_, token) = server
+        .create_token(json!([{"action": "read", "resource": "db"}]))
+        .await;
+    // Terminate every connection of this test's database and forbid new ones.
+    let admin = common::pg_admin_url();
+    let name = server
+        .db
+        .url
+        .expose()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    {
+        use sqlx::{Connection, Executor};
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS false"
+        )))
+        .await
+        .unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        )))
+        .await
+        .unwrap();
+    }
+    let response = server
+        .client
+        .post(format!("{}/api/v0/authorize", server.base))
+        .json(&json!({"token": token, "permissions": [{"action": "read", "database": "db"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"code": 503, "message": "service temporarily unavailable; retry later"})
+    );
+
+    let (status, _) = server.op(Method::GET, "/api/v0/tokens", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let response = server
+        .client
+        .get(format!("{}/ready", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let response = server
+        .client
+        .get(format!("{}/health", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "liveness never touches the store"
+    );
+}

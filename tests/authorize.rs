@@ -1,0 +1,105 @@
+//! The decision API: `POST /api/v0/authorize`, with IOx semantics.
+
+mod common;
+
+use common::{Engine, TestServer};
+use serde_json::json;
+use time::Duration;
+use tollgate::token::{Action, NewToken, Permission, TokenKind, format, now};
+use tollgate::verify::HashPool;
+
+on_both_engines! {
+    async fn a_token_is_granted_exactly_the_requested_permissions_it_holds(server: TestServer) {
+        let (id, token) = server.create_token(json!([
+            {"action": "write", "resource": "db1"},
+            {"action": "read", "resource": "db1"}
+        ])).await;
+        let decision = server.authorize(&token, json!([
+            {"action": "write", "database": "db1"},
+            {"action": "write", "database": "db2"},
+            {"action": "read", "database": "db2"}
+        ])).await;
+        assert_eq!(decision, json!({
+            "valid": true,
+            "subject": {"id": id},
+            "permissions": [{"action": "write", "database": "db1"}]
+        }));
+    }
+
+    async fn a_wildcard_token_is_granted_any_database_but_only_its_action(server: TestServer) {
+        let (_, token) = server.create_token(json!([{"action": "write", "resource": "*"}])).await;
+        let decision = server.authorize(&token, json!([
+            {"action": "write", "database": "telegraf"},
+            {"action": "write", "database": "anything-else"},
+            {"action": "read", "database": "telegraf"}
+        ])).await;
+        assert_eq!(decision["permissions"], json!([
+            {"action": "write", "database": "telegraf"},
+            {"action": "write", "database": "anything-else"}
+        ]));
+    }
+
+    async fn an_expired_token_is_not_valid(server: TestServer) {
+        // Stored directly so that its expiry already lies in the past.
+        let store = server.db.open_store().await;
+        let pool = HashPool::new(1, 1, tollgate::config::HashParams::DATABASE, tollgate::config::HashParams::MANAGEMENT).unwrap();
+        let minted = format::mint(TokenKind::Database).unwrap();
+        store.create_token(&NewToken {
+            id: minted.id.clone(),
+            kind: TokenKind::Database,
+            description: "expired".into(),
+            permissions: vec![Permission::database(Action::Read, None)],
+            operator: false,
+            token_prefix: format::display_prefix(TokenKind::Database, &minted.id),
+            secret_hash: pool.hash(TokenKind::Database, minted.plain.clone()).await.unwrap(),
+            created_by: None,
+            created_at: now() - Duration::days(2),
+            expires_at: Some(now() - Duration::seconds(1)),
+        }).await.unwrap();
+        let decision = server.authorize(&minted.plain, json!([{"action": "read", "database": "db"}])).await;
+        assert_eq!(decision, json!({"valid": false, "permissions": []}));
+    }
+}
+
+#[tokio::test]
+async fn malformed_unknown_tampered_and_management_tokens_are_not_valid() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let (_, token) = server
+        .create_token(json!([{"action": "read", "resource": "*"}]))
+        .await;
+    let unknown = format::mint(TokenKind::Database).unwrap().plain;
+    let mut tampered: Vec<char> = token.chars().collect();
+    let i = 30;
+    tampered[i] = if tampered[i] == 'A' { 'B' } else { 'A' };
+    let tampered: String = tampered.into_iter().collect();
+    let ask = json!([{"action": "read", "database": "db"}]);
+    for presented in [
+        "".to_owned(),
+        "garbage".to_owned(),
+        token[..token.len() - 1].to_owned(),
+        tampered,
+        unknown,
+        server.operator_token.clone(),
+    ] {
+        let decision = server.authorize(&presented, ask.clone()).await;
+        assert_eq!(
+            decision,
+            json!({"valid": false, "permissions": []}),
+            "{presented}"
+        );
+    }
+    assert_eq!(server.authorize(&token, ask).await["valid"], true);
+}
+
+#[tokio::test]
+async fn a_token_with_no_permissions_is_valid_but_granted_nothing() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let (id, token) = server.create_token(json!([])).await;
+    let decision = server
+        .authorize(&token, json!([{"action": "read", "database": "db"}]))
+        .await;
+    assert_eq!(
+        decision,
+        json!({"valid": true, "subject": {"id": id}, "permissions": []})
+    );
+}

@@ -1,0 +1,338 @@
+//! Test harness: the real server on port 0 over a fresh SQLite file or a fresh PostgreSQL
+//! database, and small HTTP helpers. Nothing is shared between tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tollgate::App;
+use tollgate::config::{Config, DatabaseUrl};
+use tollgate::store::{PoolOptions, Store};
+
+pub const PG_ENV: &str = "TOLLGATE_TEST_DATABASE_URL";
+const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of its own for one test; PostgreSQL ones are dropped afterwards.
+pub struct TestDatabase {
+    pub url: DatabaseUrl,
+    pub dir: TempDir,
+    pg_name: Option<String>,
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var(PG_ENV).unwrap_or_else(|_| PG_DEFAULT.to_owned())
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[after_scheme..].find('/') {
+        Some(slash) => &base[..after_scheme + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl TestDatabase {
+    pub async fn new(engine: Engine) -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match engine {
+            Engine::Sqlite => TestDatabase {
+                url: DatabaseUrl::new(format!(
+                    "sqlite://{}",
+                    dir.path().join("tollgate.db").display()
+                )),
+                dir,
+                pg_name: None,
+            },
+            Engine::Postgres => {
+                let name = format!("tollgate_test_{:016x}", rand_u64());
+                let admin = pg_admin_url();
+                let mut conn = sqlx_connect(&admin).await;
+                sqlx::Executor::execute(
+                    &mut conn,
+                    sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+                )
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("cannot create a test database on {PG_ENV} or {PG_DEFAULT}: {e}")
+                });
+                TestDatabase {
+                    url: DatabaseUrl::new(with_database(&admin, &name)),
+                    dir,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    pub async fn open_store(&self) -> Store {
+        Store::open_url(
+            &self.url,
+            PoolOptions {
+                max_connections: 4,
+                acquire_timeout: Duration::from_secs(5),
+            },
+        )
+        .await
+        .expect("open store")
+    }
+}
+
+async fn sqlx_connect(url: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(url).await.unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL tests need a server: set {PG_ENV} or run one at 127.0.0.1:5432 \
+             (scripts/test starts a local cluster). Connecting failed: {e}"
+        )
+    })
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        let admin = pg_admin_url();
+        // Drop runs outside any runtime we may block, so use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let mut conn = sqlx_connect(&admin).await;
+                let _ = sqlx::Executor::execute(
+                    &mut conn,
+                    sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
+                )
+                .await;
+            });
+        })
+        .join();
+    }
+}
+
+pub fn rand_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    tollgate::token::format::os_random(&mut bytes).expect("random");
+    u64::from_le_bytes(bytes)
+}
+
+pub fn test_config(db: &TestDatabase) -> Config {
+    Config {
+        database_url: db.url.clone(),
+        data_dir: db.dir.path().to_path_buf(),
+        database_max_connections: 4,
+        ..Config::default()
+    }
+}
+
+/// The real server, in this process, on an ephemeral port.
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub operator_token: String,
+    pub db: TestDatabase,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start(engine: Engine) -> TestServer {
+        let db = TestDatabase::new(engine).await;
+        Self::start_with(db, |_| {}).await
+    }
+
+    pub async fn start_with(db: TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = test_config(&db);
+        adjust(&mut config);
+        let app = App::prepare(&config).await.expect("prepare app");
+        let operator_token = std::fs::read_to_string(config.data_dir.join("operator-token"))
+            .expect("operator token file")
+            .trim()
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            app.serve(listener, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+        TestServer {
+            base,
+            client: reqwest::Client::new(),
+            operator_token,
+            db,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.db.dir.path().to_path_buf()
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) -> TestDatabase {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.expect("server task");
+        }
+        std::mem::replace(
+            &mut self.db,
+            TestDatabase {
+                url: DatabaseUrl::new(""),
+                dir: tempfile::tempdir().expect("temp"),
+                pg_name: None,
+            },
+        )
+    }
+
+    /// Sends a request; `token` goes in `Authorization: Bearer`.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn op(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let token = self.operator_token.clone();
+        self.call(method, path, Some(&token), body).await
+    }
+
+    /// Creates a database token as the operator; returns (id, plain token).
+    pub async fn create_token(&self, permissions: Value) -> (String, String) {
+        let (status, body) = self
+            .op(
+                Method::POST,
+                "/api/v0/tokens",
+                Some(json!({"description": "test token", "permissions": permissions})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (
+            body["id"].as_str().expect("id").to_owned(),
+            body["accessToken"]
+                .as_str()
+                .expect("accessToken")
+                .to_owned(),
+        )
+    }
+
+    /// Asks the decision API; returns the response body.
+    pub async fn authorize(&self, token: &str, permissions: Value) -> Value {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/v0/authorize",
+                None,
+                Some(json!({"token": token, "permissions": permissions})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Runs an async test body once per engine, each on its own database.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($(async fn $name:ident($arg:ident : $ty:ty) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn case($arg: $ty) $body
+
+                #[tokio::test]
+                async fn on_sqlite() {
+                    case(<$ty as $crate::common::FromEngine>::from_engine($crate::common::Engine::Sqlite).await).await
+                }
+
+                #[tokio::test]
+                async fn on_postgres() {
+                    case(<$ty as $crate::common::FromEngine>::from_engine($crate::common::Engine::Postgres).await).await
+                }
+            }
+        )*
+    };
+}
+
+/// What an `on_both_engines!` case receives.
+pub trait FromEngine: Sized {
+    fn from_engine(engine: Engine) -> impl std::future::Future<Output = Self>;
+}
+
+impl FromEngine for TestServer {
+    async fn from_engine(engine: Engine) -> Self {
+        TestServer::start(engine).await
+    }
+}
+
+/// A store on a fresh database, with the database kept alive alongside.
+pub struct StoreCase {
+    pub store: Store,
+    pub db: TestDatabase,
+}
+
+impl FromEngine for StoreCase {
+    async fn from_engine(engine: Engine) -> Self {
+        let db = TestDatabase::new(engine).await;
+        let store = db.open_store().await;
+        StoreCase { store, db }
+    }
+}

@@ -1,0 +1,209 @@
+//! The storage suite: every case runs on SQLite and on PostgreSQL, each on a fresh database.
+
+mod common;
+
+use common::StoreCase;
+use time::{Duration, OffsetDateTime};
+use tollgate::store::{Page, Revocation, StoreError};
+use tollgate::token::{Action, NewToken, Permission, Status, TokenId, TokenKind, now};
+
+const FAKE_HASH: &str = "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+
+fn new_token(kind: TokenKind, id: &str) -> NewToken {
+    NewToken {
+        id: TokenId::parse(id).unwrap(),
+        kind,
+        description: format!("token {id}"),
+        permissions: vec![
+            Permission::database(Action::Read, Some("db1")),
+            Permission::database(Action::Write, None),
+        ],
+        operator: false,
+        token_prefix: format!("{}{}", kind.prefix(), &id[..4]),
+        secret_hash: FAKE_HASH.to_owned(),
+        created_by: Some("00000000000000aa".to_owned()),
+        created_at: now(),
+        expires_at: Some(now() + Duration::days(30)),
+    }
+}
+
+fn operator(id: &str) -> NewToken {
+    NewToken {
+        operator: true,
+        permissions: vec![],
+        expires_at: None,
+        created_by: None,
+        ..new_token(TokenKind::Management, id)
+    }
+}
+
+fn id(n: u64) -> String {
+    format!("{n:016x}")
+}
+
+on_both_engines! {
+    async fn a_created_token_reads_back_with_everything_it_was_given(case: StoreCase) {
+        let new = new_token(TokenKind::Database, "0123456789abcdef");
+        let created = case.store.create_token(&new).await.unwrap();
+        let found = case.store.find_token(&new.id).await.unwrap().expect("found");
+        for token in [&created, &found] {
+            assert_eq!(token.id, new.id);
+            assert_eq!(token.kind, TokenKind::Database);
+            assert_eq!(token.description, new.description);
+            assert_eq!(token.permissions, new.permissions);
+            assert_eq!(token.status, Status::Active);
+            assert_eq!(token.secret_hash, FAKE_HASH);
+            assert_eq!(token.created_by.as_deref(), Some("00000000000000aa"));
+            assert_eq!(token.created_at, new.created_at);
+            assert_eq!(token.expires_at, new.expires_at);
+            assert_eq!(token.revoked_at, None);
+            assert!(!token.operator);
+        }
+        let missing = TokenId::parse("ffffffffffffffff").unwrap();
+        assert!(case.store.find_token(&missing).await.unwrap().is_none());
+    }
+
+    async fn a_second_token_with_the_same_id_is_a_conflict_and_changes_nothing(case: StoreCase) {
+        let first = new_token(TokenKind::Database, &id(7));
+        case.store.create_token(&first).await.unwrap();
+        let mut second = new_token(TokenKind::Database, &id(7));
+        second.description = "other".to_owned();
+        match case.store.create_token(&second).await {
+            Err(StoreError::Conflict(_)) => {}
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        let stored = case.store.find_token(&first.id).await.unwrap().unwrap();
+        assert_eq!(stored.description, first.description);
+    }
+
+    async fn lists_page_by_id_and_show_revoked_tokens_only_when_asked(case: StoreCase) {
+        for n in (1..=5).rev() {
+            case.store.create_token(&new_token(TokenKind::Database, &id(n))).await.unwrap();
+        }
+        case.store.create_token(&new_token(TokenKind::Management, &id(9))).await.unwrap();
+        case.store
+            .revoke_token(&TokenId::parse(&id(2)).unwrap(), TokenKind::Database, now())
+            .await
+            .unwrap();
+        let ids = |tokens: Vec<tollgate::token::Token>| {
+            tokens.into_iter().map(|t| t.id.to_string()).collect::<Vec<_>>()
+        };
+        let live = case.store
+            .list_tokens(TokenKind::Database, false, Page { after: None, limit: 10 })
+            .await
+            .unwrap();
+        assert_eq!(ids(live), vec![id(1), id(3), id(4), id(5)]);
+        let first = case.store
+            .list_tokens(TokenKind::Database, true, Page { after: None, limit: 2 })
+            .await
+            .unwrap();
+        assert_eq!(ids(first), vec![id(1), id(2)]);
+        let after = TokenId::parse(&id(2)).unwrap();
+        let second = case.store
+            .list_tokens(TokenKind::Database, true, Page { after: Some(&after), limit: 2 })
+            .await
+            .unwrap();
+        assert_eq!(ids(second), vec![id(3), id(4)]);
+        let management = case.store
+            .list_tokens(TokenKind::Management, true, Page { after: None, limit: 10 })
+            .await
+            .unwrap();
+        assert_eq!(ids(management), vec![id(9)]);
+    }
+
+    async fn revoking_stamps_revoked_at_once_and_a_second_revoke_keeps_the_first_time(case: StoreCase) {
+        let new = new_token(TokenKind::Database, &id(3));
+        case.store.create_token(&new).await.unwrap();
+        let first_at = now();
+        let Revocation::Revoked(token) = case.store.revoke_token(&new.id, TokenKind::Database, first_at).await.unwrap() else {
+            panic!("expected a revocation");
+        };
+        assert_eq!(token.revoked_at, Some(first_at));
+        let later = first_at + Duration::minutes(5);
+        let Revocation::AlreadyRevoked(token) = case.store.revoke_token(&new.id, TokenKind::Database, later).await.unwrap() else {
+            panic!("expected already revoked");
+        };
+        assert_eq!(token.revoked_at, Some(first_at));
+        assert!(matches!(
+            case.store.revoke_token(&new.id, TokenKind::Management, later).await.unwrap(),
+            Revocation::NotFound
+        ));
+        let unknown = TokenId::parse(&id(99)).unwrap();
+        assert!(matches!(
+            case.store.revoke_token(&unknown, TokenKind::Database, later).await.unwrap(),
+            Revocation::NotFound
+        ));
+    }
+
+    async fn only_a_live_token_of_the_right_kind_has_its_description_changed(case: StoreCase) {
+        let new = new_token(TokenKind::Database, &id(4));
+        case.store.create_token(&new).await.unwrap();
+        let at = now() + Duration::seconds(1);
+        let updated = case.store
+            .update_token_description(&new.id, TokenKind::Database, "renamed", at)
+            .await
+            .unwrap()
+            .expect("updated");
+        assert_eq!(updated.description, "renamed");
+        assert_eq!(updated.updated_at, at);
+        assert_eq!(updated.permissions, new.permissions);
+        assert!(case.store
+            .update_token_description(&new.id, TokenKind::Management, "x", at)
+            .await
+            .unwrap()
+            .is_none());
+        case.store.revoke_token(&new.id, TokenKind::Database, at).await.unwrap();
+        assert!(case.store
+            .update_token_description(&new.id, TokenKind::Database, "again", at)
+            .await
+            .unwrap()
+            .is_none());
+        let stored = case.store.find_token(&new.id).await.unwrap().unwrap();
+        assert_eq!(stored.description, "renamed");
+    }
+
+    async fn the_operator_token_is_bootstrapped_once_and_replaced_atomically(case: StoreCase) {
+        assert!(!case.store.has_operator_token().await.unwrap());
+        assert!(case.store.bootstrap_operator(&operator(&id(10))).await.unwrap());
+        assert!(!case.store.bootstrap_operator(&operator(&id(11))).await.unwrap());
+        assert!(case.store.has_operator_token().await.unwrap());
+        assert!(case.store.find_token(&TokenId::parse(&id(11)).unwrap()).await.unwrap().is_none());
+
+        assert_eq!(case.store.replace_operator(&operator(&id(12))).await.unwrap(), 1);
+        let old = case.store.find_token(&TokenId::parse(&id(10)).unwrap()).await.unwrap().unwrap();
+        assert!(old.revoked_at.is_some());
+        let new = case.store.find_token(&TokenId::parse(&id(12)).unwrap()).await.unwrap().unwrap();
+        assert!(new.operator && new.revoked_at.is_none());
+        // Even with the only operator token revoked, bootstrap never mints a second one.
+        assert!(!case.store.bootstrap_operator(&operator(&id(13))).await.unwrap());
+    }
+
+    async fn a_failed_operator_replacement_leaves_the_old_operator_token_live(case: StoreCase) {
+        case.store.bootstrap_operator(&operator(&id(20))).await.unwrap();
+        case.store.create_token(&new_token(TokenKind::Database, &id(21))).await.unwrap();
+        // The insert half fails on the taken id; the revoke half must roll back with it.
+        assert!(case.store.replace_operator(&operator(&id(21))).await.is_err());
+        let old = case.store.find_token(&TokenId::parse(&id(20)).unwrap()).await.unwrap().unwrap();
+        assert_eq!(old.revoked_at, None);
+    }
+
+    async fn reopening_a_migrated_database_applies_nothing_twice(case: StoreCase) {
+        case.store.create_token(&new_token(TokenKind::Database, &id(30))).await.unwrap();
+        let (a, b) = tokio::join!(case.db.open_store(), case.db.open_store());
+        for store in [a, b] {
+            assert!(store.find_token(&TokenId::parse(&id(30)).unwrap()).await.unwrap().is_some());
+            store.ping().await.unwrap();
+        }
+    }
+
+    async fn an_expired_token_is_reported_unusable(case: StoreCase) {
+        let mut new = new_token(TokenKind::Database, &id(40));
+        new.expires_at = Some(now() - Duration::seconds(1));
+        case.store.create_token(&new).await.unwrap();
+        let token = case.store.find_token(&new.id).await.unwrap().unwrap();
+        assert_eq!(
+            token.unusable_at(OffsetDateTime::now_utc()),
+            Some(tollgate::token::Unusable::Expired)
+        );
+    }
+}
