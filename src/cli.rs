@@ -79,6 +79,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// Print the effective configuration (file, environment and flags merged), password masked.
+    Config,
     /// The break-glass operator management token.
     OperatorToken {
         /// Revoke the current operator token and print a new one, once, on stdout.
@@ -101,6 +103,7 @@ pub enum AdminError {
 pub async fn run_admin(command: &AdminCommand, config: &Config) -> Result<String, AdminError> {
     let failed = |e: &dyn std::fmt::Display| AdminError::Failed(e.to_string());
     match command {
+        AdminCommand::Config => Ok(config.to_redacted_toml()),
         AdminCommand::OperatorToken { regenerate: false } => Err(AdminError::NothingToDo),
         AdminCommand::OperatorToken { regenerate: true } => {
             let store = Store::open(config).await.map_err(|e| failed(&e))?;

@@ -107,7 +107,7 @@ pub struct Overrides {
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
 
-/// Environment variables that are not configuration keys.
+/// `TOLLGATE_*` variables that are not configuration keys (`TOLLGATE_TEST_*` neither).
 const NOT_KEYS: &[&str] = &["config"];
 
 impl Config {
@@ -123,7 +123,10 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         let env = Env::prefixed("TOLLGATE_")
-            .filter(|key| !NOT_KEYS.contains(&key.as_str()) && !key.as_str().starts_with("test_"))
+            .filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                !NOT_KEYS.contains(&key.as_str()) && !key.starts_with("test_")
+            })
             .split("__");
         figment = figment
             .merge(env)
@@ -150,6 +153,13 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The effective configuration as TOML, with the database password masked.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = DatabaseUrl(self.database_url.redacted());
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
 
     pub fn hash_threads(&self) -> usize {
@@ -180,6 +190,27 @@ impl DatabaseUrl {
         &self.0
     }
 
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let Some(scheme_end) = self.0.find("://").map(|i| i + 3) else {
+            return self.0.clone();
+        };
+        let rest = &self.0[scheme_end..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        match rest[..authority_end].rfind('@') {
+            Some(at) => match rest[..at].find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &self.0[..scheme_end],
+                    &rest[..colon],
+                    &rest[at..]
+                ),
+                None => self.0.clone(),
+            },
+            None => self.0.clone(),
+        }
+    }
+
     pub fn engine(&self) -> Engine {
         if self.0.starts_with("postgres://") || self.0.starts_with("postgresql://") {
             Engine::Postgres
@@ -205,9 +236,23 @@ impl DatabaseUrl {
 
 impl std::fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.engine() {
-            Engine::Postgres => f.write_str("postgres://<redacted>"),
-            Engine::Sqlite => write!(f, "{}", self.0),
-        }
+        f.write_str(&self.redacted())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_password_never_prints() {
+        let url = DatabaseUrl::new("postgres://tollgate:s3cret@db:5432/tollgate?sslmode=require");
+        assert_eq!(
+            url.redacted(),
+            "postgres://tollgate:***@db:5432/tollgate?sslmode=require"
+        );
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let plain = DatabaseUrl::new("postgres://postgres@127.0.0.1/postgres");
+        assert_eq!(plain.redacted(), plain.expose());
     }
 }

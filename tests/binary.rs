@@ -1,0 +1,443 @@
+//! The built `tollgate` binary, as operators and Kubernetes run it.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Engine, TestDatabase};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+
+/// A running `tollgate serve`, its address read from its own "listening" log line.
+struct Running {
+    child: Child,
+    base: String,
+    logs: Arc<Mutex<String>>,
+}
+
+fn command(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).env_remove("TOLLGATE_CONFIG");
+    cmd
+}
+
+fn serve(dir: &Path, args: &[&str]) -> Running {
+    let mut child = command(dir)
+        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tollgate");
+    let stderr = child.stderr.take().expect("stderr");
+    let logs = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel();
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && event["message"] == "listening"
+            {
+                let _ = tx.send(event["address"].as_str().unwrap_or_default().to_owned());
+            }
+            let mut all = sink.lock().unwrap();
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+    let address = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("tollgate did not start:\n{}", logs.lock().unwrap())
+        });
+    Running {
+        child,
+        base: format!("http://{address}"),
+        logs,
+    }
+}
+
+impl Running {
+    /// SIGTERM, then the exit status must be success.
+    fn terminate(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait");
+        assert!(
+            exit.success(),
+            "exit {exit:?}\n{}",
+            self.logs.lock().unwrap()
+        );
+        std::mem::take(&mut *self.logs.lock().unwrap())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_operator_token(data_dir: &Path) -> String {
+    std::fs::read_to_string(data_dir.join("operator-token"))
+        .expect("operator token file")
+        .trim()
+        .to_owned()
+}
+
+async fn create_token(client: &reqwest::Client, base: &str, operator: &str) -> String {
+    let response = client
+        .post(format!("{base}/api/v0/tokens"))
+        .bearer_auth(operator)
+        .json(&json!({"description": "walkthrough", "permissions": [{"action": "write", "resource": "db1"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["accessToken"].as_str().unwrap().to_owned()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// The secret segment of a token: what is left after its prefix and 16-hex id.
+fn secret_part(token: &str) -> &str {
+    let body = token
+        .strip_prefix("apiv1_")
+        .or(token.strip_prefix("M.V1."))
+        .unwrap();
+    &body[16..59]
+}
+
+#[tokio::test]
+async fn a_fresh_start_on_sqlite_needs_no_setup_and_no_token_reaches_a_log_or_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &["--log-level", "trace"]);
+    let data = dir.path().join("data");
+    let operator = read_operator_token(&data);
+    let mode = std::fs::metadata(data.join("operator-token"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let client = reqwest::Client::new();
+    let token = create_token(&client, &server.base, &operator).await;
+    // Present the tokens every way a client might, including in places we never log.
+    let decision: Value = client
+        .post(format!("{}/api/v0/authorize", server.base))
+        .json(&json!({"token": token, "permissions": [{"action": "write", "database": "db1"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(decision["valid"], true);
+    for url in [
+        format!("{}/query?db=db1&p={token}", server.base),
+        format!("{}/api/v0/tokens/{token}", server.base),
+        format!("{}/api/v0/tokens", server.base),
+    ] {
+        let _ = client
+            .get(url)
+            .header("Authorization", format!("Token {token}"))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let logs = server.terminate();
+    assert!(logs.contains("\"message\":\"listening\""), "{logs}");
+    assert!(
+        logs.contains("operator token written"),
+        "the token file's path is logged"
+    );
+    for secret in [
+        token.as_str(),
+        secret_part(&token),
+        operator.as_str(),
+        secret_part(&operator),
+    ] {
+        assert!(!logs.contains(secret), "a token reached the log");
+    }
+    let files: Vec<PathBuf> = files_under(&data)
+        .into_iter()
+        .filter(|p| !p.ends_with("operator-token"))
+        .collect();
+    assert!(
+        files.iter().any(|p| p.ends_with("tollgate.db")),
+        "{files:?}"
+    );
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        for secret in [
+            token.as_str(),
+            secret_part(&token),
+            operator.as_str(),
+            secret_part(&operator),
+        ] {
+            assert!(
+                !contains(&bytes, secret),
+                "a token is stored in {}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_replicas_starting_together_on_one_fresh_postgres_mint_exactly_one_operator_token() {
+    let db = TestDatabase::new(Engine::Postgres).await;
+    let url = db.url.expose().to_owned();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (path_a, path_b) = (dir_a.path().to_path_buf(), dir_b.path().to_path_buf());
+    let (url_a, url_b) = (url.clone(), url.clone());
+    let a =
+        std::thread::spawn(move || serve(&path_a, &["--database-url", &url_a, "--data-dir", "."]));
+    let b =
+        std::thread::spawn(move || serve(&path_b, &["--database-url", &url_b, "--data-dir", "."]));
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+
+    let files: Vec<PathBuf> = [dir_a.path(), dir_b.path()]
+        .iter()
+        .map(|d| d.join("operator-token"))
+        .filter(|p| p.exists())
+        .collect();
+    assert_eq!(
+        files.len(),
+        1,
+        "exactly one replica writes the operator token"
+    );
+    let operator = read_operator_token(files[0].parent().unwrap());
+
+    let client = reqwest::Client::new();
+    for server in [&a, &b] {
+        let ready = client
+            .get(format!("{}/ready", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 200);
+        let listed = client
+            .get(format!("{}/api/v0/tokens", server.base))
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.status(),
+            200,
+            "the one operator token works on every replica"
+        );
+    }
+    let store = db.open_store().await;
+    assert!(store.has_operator_token().await.unwrap());
+    let pool: sqlx::PgPool = sqlx::PgPool::connect(&url).await.unwrap();
+    let operators: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE operator")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(operators, 1);
+
+    // A token created on one replica works on the other, and a dump of the database holds no token.
+    let token = create_token(&client, &a.base, &operator).await;
+    let decision: Value = client
+        .post(format!("{}/api/v0/authorize", b.base))
+        .json(&json!({"token": token, "permissions": [{"action": "write", "database": "db1"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(decision["valid"], true);
+    let dump = Command::new("pg_dump")
+        .arg(&url)
+        .output()
+        .expect("pg_dump must be installed");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    assert!(
+        contains(&dump.stdout, "$argon2id$"),
+        "the dump holds the hashes"
+    );
+    for secret in [
+        token.as_str(),
+        secret_part(&token),
+        operator.as_str(),
+        secret_part(&operator),
+    ] {
+        assert!(
+            !contains(&dump.stdout, secret),
+            "a token is in the PostgreSQL dump"
+        );
+    }
+    pool.close().await;
+    a.terminate();
+    b.terminate();
+}
+
+#[tokio::test]
+async fn regenerating_the_operator_token_revokes_the_old_one_and_prints_the_new_one_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[]);
+    let old = read_operator_token(&dir.path().join("data"));
+
+    let refused = command(dir.path())
+        .args(["admin", "operator-token"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pass --regenerate"));
+
+    let out = command(dir.path())
+        .args(["admin", "operator-token", "--regenerate"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let new = stdout.trim();
+    assert_eq!(stdout.lines().count(), 1);
+    assert!(new.starts_with("M.V1.") && new != old);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(new),
+        "the token is printed once, on stdout"
+    );
+
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v0/tokens", server.base);
+    let with_old = client.get(&url).bearer_auth(&old).send().await.unwrap();
+    assert_eq!(with_old.status(), 401);
+    let body: Value = with_old.json().await.unwrap();
+    assert_eq!(body["message"], "management token has been revoked");
+    let with_new = client.get(&url).bearer_auth(new).send().await.unwrap();
+    assert_eq!(with_new.status(), 200);
+    server.terminate();
+}
+
+fn effective_config(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut cmd = command(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.args(args).args(["admin", "config"]).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn configuration_layers_are_file_then_environment_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.toml");
+    std::fs::write(&file, "bind = \"127.0.0.1:1001\"\nlog_level = \"warn\"\n[argon2.database_tokens]\nmemory_kib = 2048\niterations = 1\nparallelism = 1\n").unwrap();
+    let file = file.to_str().unwrap();
+
+    let (ok, out, _) = effective_config(dir.path(), &["--config", file], &[]);
+    assert!(ok);
+    assert!(out.contains("bind = \"127.0.0.1:1001\"") && out.contains("log_level = \"warn\""));
+    assert!(out.contains("memory_kib = 2048"));
+
+    let env = [
+        ("TOLLGATE_BIND", "127.0.0.1:1002"),
+        ("TOLLGATE_ARGON2__DATABASE_TOKENS__MEMORY_KIB", "4096"),
+    ];
+    let (_, out, _) = effective_config(dir.path(), &["--config", file], &env);
+    assert!(out.contains("bind = \"127.0.0.1:1002\"") && out.contains("log_level = \"warn\""));
+    assert!(out.contains("memory_kib = 4096"));
+
+    let (_, out, _) = effective_config(
+        dir.path(),
+        &["--config", file, "--bind", "127.0.0.1:1003"],
+        &env,
+    );
+    assert!(out.contains("bind = \"127.0.0.1:1003\""));
+
+    // The file may also be named by TOLLGATE_CONFIG.
+    let (ok, out, err) = effective_config(dir.path(), &[], &[("TOLLGATE_CONFIG", file)]);
+    assert!(ok, "{err}");
+    assert!(out.contains("bind = \"127.0.0.1:1001\""));
+
+    let (_, out, _) = effective_config(
+        dir.path(),
+        &[
+            "--database-url",
+            "postgres://tollgate:hunter2@db:5432/tollgate",
+        ],
+        &[],
+    );
+    assert!(out.contains("postgres://tollgate:***@db:5432/tollgate") && !out.contains("hunter2"));
+}
+
+#[test]
+fn unknown_configuration_keys_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.toml");
+    std::fs::write(&file, "bnid = \"127.0.0.1:1\"\n").unwrap();
+    let (ok, _, err) = effective_config(dir.path(), &["--config", file.to_str().unwrap()], &[]);
+    assert!(!ok);
+    assert!(err.contains("unknown field: found `bnid`"), "{err}");
+
+    std::fs::write(&file, "[argon2.database_tokens]\nmemory = 1\n").unwrap();
+    let (ok, _, err) = effective_config(dir.path(), &["--config", file.to_str().unwrap()], &[]);
+    assert!(!ok);
+    assert!(err.contains("`memory`"), "{err}");
+
+    let (ok, _, err) = effective_config(dir.path(), &[], &[("TOLLGATE_DATABASE_URLL", "x")]);
+    assert!(!ok);
+    assert!(err.contains("database_urll"), "{err}");
+
+    let (ok, _, err) = effective_config(dir.path(), &["--config", "/nonexistent.toml"], &[]);
+    assert!(!ok);
+    assert!(err.contains("/nonexistent.toml does not exist"), "{err}");
+}
+
+#[test]
+fn the_example_configurations_in_config_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for name in ["tollgate.toml", "cluster.toml"] {
+        let path = root.join("config").join(name);
+        let (ok, out, err) = effective_config(root, &["--config", path.to_str().unwrap()], &[]);
+        assert!(ok, "{name}: {err}");
+        assert!(out.contains("bind ="), "{name}");
+    }
+}

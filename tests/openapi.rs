@@ -1,0 +1,109 @@
+//! `/api/openapi.json` is generated from the route registrations; this keeps it honest.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Engine, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+const EXPECTED: &[(&str, &str)] = &[
+    ("post", "/api/v0/tokens"),
+    ("get", "/api/v0/tokens"),
+    ("get", "/api/v0/tokens/{id}"),
+    ("patch", "/api/v0/tokens/{id}"),
+    ("delete", "/api/v0/tokens/{id}"),
+    ("post", "/api/v0/authorize"),
+    ("get", "/health"),
+    ("get", "/ready"),
+    ("get", "/ping"),
+    ("head", "/ping"),
+];
+
+#[tokio::test]
+async fn the_openapi_document_describes_exactly_the_served_rest_endpoints() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let (status, doc) = server
+        .call(Method::GET, "/api/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| ["get", "post", "patch", "delete", "put", "head"].contains(&k.as_str()))
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = EXPECTED
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(documented, expected);
+
+    // Every documented operation is routed: none answers the router's 404 or 405.
+    for (method, path) in &documented {
+        let path = path.replace("{id}", "0000000000000001");
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let (status, body) = server.op(method.clone(), &path, None).await;
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert!(
+            !(status == StatusCode::NOT_FOUND && body["message"] == "path not found"),
+            "{method} {path} is documented but not routed"
+        );
+    }
+
+    // Management operations declare the management-token security scheme.
+    let create = &doc["paths"]["/api/v0/tokens"]["post"];
+    assert_eq!(
+        create["security"][0]["management_token"],
+        Value::Array(vec![])
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["management_token"]["scheme"],
+        "bearer"
+    );
+    for schema in [
+        "TokenView",
+        "CreateTokenBody",
+        "UpdateTokenBody",
+        "ErrorBody",
+        "AuthorizeRequest",
+        "AuthorizeResponse",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ping_and_health_answer_like_influxdb_without_a_token() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    for method in [Method::GET, Method::HEAD] {
+        let response = server
+            .client
+            .request(method, format!("{}/ping", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert!(response.headers().contains_key("x-influxdb-version"));
+        assert_eq!(response.headers()["x-influxdb-build"], "tollgate");
+        assert_eq!(response.text().await.unwrap(), "");
+    }
+    let (status, health) = server.call(Method::GET, "/health", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], "pass");
+    let (status, ready) = server.call(Method::GET, "/ready", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ready["status"], "ready");
+}
