@@ -197,12 +197,14 @@ pub fn router(state: AppState) -> Router {
                         .extensions()
                         .get::<MatchedPath>()
                         .map_or("unmatched", MatchedPath::as_str);
-                    tracing::info_span!("request", method = %request.method(), route = %route)
+                    tracing::debug_span!("request", method = %request.method(), route = %route)
                 })
                 .on_request(())
                 .on_response(
                     |response: &axum::response::Response, latency: Duration, _span: &Span| {
-                        tracing::info!(
+                        // debug, not info: a data path answering thousands of checks a
+                        // second must not write a line for each.
+                        tracing::debug!(
                             status = response.status().as_u16(),
                             latency_ms = latency.as_secs_f64() * 1000.0,
                             "response"
