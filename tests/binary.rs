@@ -110,6 +110,20 @@ async fn create_token(client: &reqwest::Client, base: &str, operator: &str) -> S
     body["accessToken"].as_str().unwrap().to_owned()
 }
 
+/// Whether the decision API grants `token` write on db1.
+async fn may_write_db1(client: &reqwest::Client, base: &str, token: &str) -> bool {
+    let decision: Value = client
+        .post(format!("{base}/api/v0/authorize"))
+        .json(&json!({"token": token, "permissions": [{"action": "write", "database": "db1"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    decision["permissions"] == json!([{"action": "write", "database": "db1"}])
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
@@ -153,16 +167,7 @@ async fn a_fresh_start_on_sqlite_needs_no_setup_and_no_token_reaches_a_log_or_th
     let client = reqwest::Client::new();
     let token = create_token(&client, &server.base, &operator).await;
     // Present the tokens every way a client might, including in places we never log.
-    let decision: Value = client
-        .post(format!("{}/api/v0/authorize", server.base))
-        .json(&json!({"token": token, "permissions": [{"action": "write", "database": "db1"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(decision["valid"], true);
+    assert!(may_write_db1(&client, &server.base, &token).await);
     for url in [
         format!("{}/query?db=db1&p={token}", server.base),
         format!("{}/api/v0/tokens/{token}", server.base),
@@ -271,16 +276,7 @@ async fn two_replicas_starting_together_on_one_fresh_postgres_mint_exactly_one_o
 
     // A token created on one replica works on the other, and a dump of the database holds no token.
     let token = create_token(&client, &a.base, &operator).await;
-    let decision: Value = client
-        .post(format!("{}/api/v0/authorize", b.base))
-        .json(&json!({"token": token, "permissions": [{"action": "write", "database": "db1"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(decision["valid"], true);
+    assert!(may_write_db1(&client, &b.base, &token).await);
     let dump = Command::new("pg_dump")
         .arg(&url)
         .output()

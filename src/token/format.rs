@@ -85,6 +85,10 @@ pub fn parse(token: &str) -> Result<ParsedToken, FormatError> {
     if body.len() != BODY_LEN {
         return Err(FormatError::Length);
     }
+    // Byte offsets below are character boundaries only for ASCII.
+    if !body.is_ascii() {
+        return Err(FormatError::Alphabet);
+    }
     let (id, rest) = body.split_at(ID_LEN);
     let (secret, checksum) = rest.split_at(SECRET_LEN);
     if !is_lower_hex(id) || !is_lower_hex(checksum) {
@@ -154,6 +158,11 @@ mod tests {
         assert_eq!(parse(""), Err(FormatError::UnknownPrefix));
         let spaced = format!("apiv1_{}", " ".repeat(BODY_LEN));
         assert_eq!(parse(&spaced), Err(FormatError::Alphabet));
+        // Multi-byte characters across every split point are refused, never a panic.
+        for at in 0..BODY_LEN - 1 {
+            let body = format!("{}é{}", "a".repeat(at), "a".repeat(BODY_LEN - 2 - at));
+            assert_eq!(parse(&format!("apiv1_{body}")), Err(FormatError::Alphabet));
+        }
     }
 
     #[test]

@@ -4,7 +4,9 @@ use tracing::instrument;
 
 use super::format::{self, MintedToken};
 use super::rules::{self, RuleError};
-use super::{Action, NewToken, Token, TokenId, TokenKind};
+use time::OffsetDateTime;
+
+use super::{Action, NewToken, Permission, Token, TokenId, TokenKind};
 use crate::store::{Page, Revocation, Store, StoreError};
 use crate::verify::{HashPool, PoolError};
 
@@ -71,22 +73,18 @@ impl TokenService {
         let description = rules::description(&request.description)?;
         let permissions = rules::database_permissions(request.permissions)?;
         let expires_at = rules::expiry(request.expires_at.as_deref(), now)?;
-        let minted =
-            format::mint(TokenKind::Database).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let (new, minted) = self
+            .mint(
+                TokenKind::Database,
+                description,
+                permissions,
+                now,
+                expires_at,
+            )
+            .await?;
         let new = NewToken {
-            id: minted.id.clone(),
-            kind: TokenKind::Database,
-            description,
-            permissions,
-            operator: false,
-            token_prefix: format::display_prefix(TokenKind::Database, &minted.id),
-            secret_hash: self
-                .pool
-                .hash(TokenKind::Database, minted.plain.clone())
-                .await?,
             created_by: Some(created_by.to_string()),
-            created_at: now,
-            expires_at,
+            ..new
         };
         let token = self.store.create_token(&new).await?;
         tracing::info!(token_id = %token.id, "database token created");
@@ -96,22 +94,45 @@ impl TokenService {
     /// A live operator management token, to be stored by `Store::bootstrap_operator` or
     /// `Store::replace_operator`.
     pub async fn new_operator_token(&self) -> Result<(NewToken, MintedToken), ServiceError> {
-        let minted = format::mint(TokenKind::Management)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let (new, minted) = self
+            .mint(
+                TokenKind::Management,
+                "operator token".to_owned(),
+                Vec::new(),
+                super::now(),
+                None,
+            )
+            .await?;
+        Ok((
+            NewToken {
+                operator: true,
+                ..new
+            },
+            minted,
+        ))
+    }
+
+    /// A fresh token string and the row that stores only its hash.
+    async fn mint(
+        &self,
+        kind: TokenKind,
+        description: String,
+        permissions: Vec<Permission>,
+        created_at: OffsetDateTime,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<(NewToken, MintedToken), ServiceError> {
+        let minted = format::mint(kind).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let new = NewToken {
             id: minted.id.clone(),
-            kind: TokenKind::Management,
-            description: "operator token".to_owned(),
-            permissions: Vec::new(),
-            operator: true,
-            token_prefix: format::display_prefix(TokenKind::Management, &minted.id),
-            secret_hash: self
-                .pool
-                .hash(TokenKind::Management, minted.plain.clone())
-                .await?,
+            kind,
+            description,
+            permissions,
+            operator: false,
+            token_prefix: format::display_prefix(kind, &minted.id),
+            secret_hash: self.pool.hash(kind, minted.plain.clone()).await?,
             created_by: None,
-            created_at: super::now(),
-            expires_at: None,
+            created_at,
+            expires_at,
         };
         Ok((new, minted))
     }

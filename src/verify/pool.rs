@@ -107,3 +107,40 @@ impl HashPool {
         .map_err(|e| PoolError::Failed(e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(threads: usize, queue: usize) -> HashPool {
+        HashPool::new(threads, queue, HashParams::DATABASE, HashParams::MANAGEMENT).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_only_its_own_token() {
+        let pool = pool(1, 0);
+        let phc = pool
+            .hash(TokenKind::Database, "right".into())
+            .await
+            .unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert!(pool.verify("right".into(), phc.clone()).await.unwrap());
+        assert!(!pool.verify("wrong".into(), phc).await.unwrap());
+        assert_eq!(pool.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn work_beyond_the_threads_and_queue_is_refused_not_queued() {
+        let pool = pool(1, 1);
+        // join! polls in order: the first two are admitted (one running, one waiting),
+        // the third finds no room and is refused at once.
+        let (a, b, c) = tokio::join!(
+            pool.hash(TokenKind::Management, "a".into()),
+            pool.hash(TokenKind::Management, "b".into()),
+            pool.hash(TokenKind::Management, "c".into()),
+        );
+        assert!(a.is_ok() && b.is_ok());
+        assert!(matches!(c, Err(PoolError::Busy)));
+        assert_eq!(pool.in_flight(), 0, "permits are returned");
+    }
+}
