@@ -1,0 +1,55 @@
+//! The README's curl walkthrough, run as written against a real server.
+
+mod common;
+
+use common::{Engine, TestDatabase, TestServer};
+
+fn walkthrough() -> String {
+    let readme = include_str!("../README.md");
+    let section = readme
+        .split("## Walkthrough with curl")
+        .nth(1)
+        .expect("README has a walkthrough section");
+    let block = section.split("```sh\n").nth(1).expect("a sh block");
+    block.split("```").next().expect("closed block").to_owned()
+}
+
+#[tokio::test]
+async fn the_readme_walkthrough_creates_authorizes_revokes_and_is_then_refused() {
+    let db = TestDatabase::new(Engine::Sqlite).await;
+    let root = db.dir.path().to_path_buf();
+    let server = TestServer::start_with(db, |config| config.data_dir = root.join("data")).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let script = walkthrough().replace("127.0.0.1:8086", &address);
+
+    let out = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(&root)
+        .output()
+        .await
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    let created: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert!(
+        created["accessToken"]
+            .as_str()
+            .unwrap()
+            .starts_with("apiv1_")
+    );
+    let decision: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(decision["valid"], true);
+    assert_eq!(
+        decision["permissions"],
+        serde_json::json!([{"action": "write", "database": "db1"}])
+    );
+    assert_eq!(lines[2], "204");
+    assert_eq!(lines[3], r#"{"valid":false,"permissions":[]}"#);
+}
