@@ -2,6 +2,7 @@
 //! until a shutdown future resolves (tests start the real server through it).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -12,6 +13,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -21,9 +25,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::v0::{self, ApiError};
+use crate::audit::Origin;
 use crate::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::config::Config;
 use crate::store::{Store, StoreError};
+use crate::token::TokenId;
 use crate::token::service::TokenService;
 use crate::verify::{HashPool, PoolError, Verifier};
 use crate::{authz, ops};
@@ -64,6 +70,8 @@ pub enum LaunchError {
     Pool(#[from] PoolError),
     #[error("server: {0}")]
     Serve(#[from] std::io::Error),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A prepared application: store open and migrated, operator token ensured.
@@ -82,6 +90,17 @@ impl App {
             config.argon2.management_tokens,
         )?;
         let state = AppState::new(store, pool);
+        let users = config
+            .users()
+            .map_err(|e| LaunchError::Config(e.to_string()))?;
+        let changes = state.store.sync_users(&users, &Origin::default()).await?;
+        for change in &changes {
+            tracing::info!(
+                action = change.action,
+                user = change.target.as_deref().unwrap_or_default(),
+                "users synced from configuration"
+            );
+        }
         let bootstrap =
             bootstrap::ensure_operator_token(&state.store, &state.tokens, &config.data_dir).await?;
         Ok(App { state, bootstrap })
@@ -101,13 +120,16 @@ impl App {
             engine = ?state.store.engine(),
             "listening"
         );
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                draining.store(true, Ordering::Relaxed);
-                tracing::info!("shutting down: finishing in-flight requests");
-            })
-            .await?;
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            draining.store(true, Ordering::Relaxed);
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+        .await?;
         state.store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -159,6 +181,16 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             v0::tokens::update_token,
             v0::tokens::delete_token
         ))
+        .routes(routes!(
+            v0::management_tokens::create_management_token,
+            v0::management_tokens::list_management_tokens
+        ))
+        .routes(routes!(
+            v0::management_tokens::get_management_token,
+            v0::management_tokens::delete_management_token
+        ))
+        .routes(routes!(v0::users::list_users))
+        .routes(routes!(v0::audit::list_audit))
         .routes(routes!(authz::authorize))
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
@@ -189,6 +221,7 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("x-influxdb-build"),
             HeaderValue::from_static("tollgate"),
         ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(
             // Only the route template is logged: a raw path or query could carry a token.
             TraceLayer::new_for_http()
@@ -212,5 +245,19 @@ pub fn router(state: AppState) -> Router {
                     },
                 ),
         )
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), RandomRequestId))
         .with_state(state)
+}
+
+static REQUEST_ID: HeaderName = HeaderName::from_static(v0::auth::REQUEST_ID_HEADER);
+
+/// Request ids for the audit log and the `X-Request-Id` response header (a client's own is kept).
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = TokenId::random().ok()?;
+        HeaderValue::from_str(id.as_str()).ok().map(RequestId::new)
+    }
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::audit::{AuditEvent, Origin};
 use crate::store::Store;
 use crate::token::service::{ServiceError, TokenService};
 
@@ -67,8 +68,10 @@ pub async fn ensure_operator_token(
     };
     let outcome = async {
         let (new, minted) = tokens.new_operator_token().await?;
+        let audit = AuditEvent::new("system", "operator_token.bootstrap", &Origin::default())
+            .target(new.id.to_string());
         if !store
-            .bootstrap_operator(&new)
+            .bootstrap_operator(&new, &audit)
             .await
             .map_err(ServiceError::from)?
         {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::audit::{AuditEvent, Origin};
 use crate::config::{Config, LogFormat, Overrides};
 use crate::store::Store;
 use crate::token::service::TokenService;
@@ -116,7 +117,12 @@ pub async fn run_admin(command: &AdminCommand, config: &Config) -> Result<String
             .map_err(|e| failed(&e))?;
             let tokens = TokenService::new(store.clone(), pool);
             let (new, minted) = tokens.new_operator_token().await.map_err(|e| failed(&e))?;
-            let revoked = store.replace_operator(&new).await.map_err(|e| failed(&e))?;
+            let audit = AuditEvent::new("cli", "operator_token.regenerate", &Origin::default())
+                .target(new.id.to_string());
+            let revoked = store
+                .replace_operator(&new, &audit)
+                .await
+                .map_err(|e| failed(&e))?;
             store.close().await;
             tracing::info!(token_id = %minted.id, revoked, "operator token regenerated");
             Ok(minted.plain)

@@ -7,6 +7,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::identity::{Group, User};
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -24,6 +26,21 @@ pub struct Config {
     /// How long a request waits for a store connection before answering 503.
     pub database_acquire_timeout_seconds: u64,
     pub argon2: Argon2Config,
+    /// The people allowed to administer this cluster (Clustered's admin user list).
+    pub users: Vec<UserConfig>,
+}
+
+/// One `[[users]]` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// The identity provider's id for the user: Keycloak/Auth0 `sub`, Entra ID object id (`oid`).
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    /// `Admin`, `Member` and/or `Auditor`.
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +101,7 @@ impl Default for Config {
                 database_tokens: HashParams::DATABASE,
                 management_tokens: HashParams::MANAGEMENT,
             },
+            users: Vec::new(),
         }
     }
 }
@@ -147,6 +165,7 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| ConfigError(format!("log_level {:?}: {e}", self.log_level)))?;
+        self.users()?;
         if self.database_max_connections == 0 {
             return Err(ConfigError(
                 "database_max_connections must be at least 1".into(),
@@ -160,6 +179,41 @@ impl Config {
         let mut shown = self.clone();
         shown.database_url = DatabaseUrl(self.database_url.redacted());
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+
+    /// The `[[users]]` list as domain users; unknown groups, empty or duplicate ids are errors.
+    pub fn users(&self) -> Result<Vec<User>, ConfigError> {
+        let mut users: Vec<User> = Vec::with_capacity(self.users.len());
+        for (i, entry) in self.users.iter().enumerate() {
+            if entry.id.trim().is_empty() {
+                return Err(ConfigError(format!("users[{i}].id must not be empty")));
+            }
+            if users.iter().any(|u| u.id == entry.id) {
+                return Err(ConfigError(format!(
+                    "users[{i}].id {:?} is listed twice",
+                    entry.id
+                )));
+            }
+            let mut groups = Vec::new();
+            for name in &entry.groups {
+                let group = Group::parse(name).ok_or_else(|| {
+                    ConfigError(format!(
+                        "users[{i}].groups: unknown group {name:?}; use Admin, Member or Auditor"
+                    ))
+                })?;
+                if !groups.contains(&group) {
+                    groups.push(group);
+                }
+            }
+            users.push(User {
+                id: entry.id.clone(),
+                first_name: entry.first_name.clone(),
+                last_name: entry.last_name.clone(),
+                email: entry.email.clone(),
+                groups,
+            });
+        }
+        Ok(users)
     }
 
     pub fn hash_threads(&self) -> usize {

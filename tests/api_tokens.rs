@@ -161,19 +161,22 @@ async fn a_list_larger_than_a_stream_page_arrives_whole_and_pages_with_limit_and
     for n in 0..total {
         let id = tollgate::token::TokenId::parse(&format!("{:016x}", n + 1)).unwrap();
         store
-            .create_token(&tollgate::token::NewToken {
-                id: id.clone(),
-                kind: tollgate::token::TokenKind::Database,
-                description: format!("token {n}"),
-                permissions: vec![],
-                operator: false,
-                token_prefix: "apiv1_0000".into(),
-                secret_hash: "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
-                    .into(),
-                created_by: None,
-                created_at: tollgate::token::now(),
-                expires_at: None,
-            })
+            .create_token(
+                &tollgate::token::NewToken {
+                    id: id.clone(),
+                    kind: tollgate::token::TokenKind::Database,
+                    description: format!("token {n}"),
+                    permissions: vec![],
+                    operator: false,
+                    token_prefix: "apiv1_0000".into(),
+                    secret_hash: "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+                        .into(),
+                    created_by: None,
+                    created_at: tollgate::token::now(),
+                    expires_at: None,
+                },
+                &tollgate::audit::AuditEvent::new("test", "token.create", &Default::default()),
+            )
             .await
             .unwrap();
     }

@@ -55,7 +55,7 @@ on_both_engines! {
             created_by: None,
             created_at: now() - Duration::days(2),
             expires_at: Some(now() - Duration::seconds(1)),
-        }).await.unwrap();
+        }, &tollgate::audit::AuditEvent::new("test", "token.create", &Default::default())).await.unwrap();
         let decision = server.authorize(&minted.plain, json!([{"action": "read", "database": "db"}])).await;
         assert_eq!(decision, json!({"valid": false, "permissions": []}));
     }

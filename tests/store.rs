@@ -4,6 +4,8 @@ mod common;
 
 use common::StoreCase;
 use time::{Duration, OffsetDateTime};
+use tollgate::audit::{AuditEvent, Origin};
+use tollgate::identity::{Group, User};
 use tollgate::store::{Page, Revocation, StoreError};
 use tollgate::token::{Action, NewToken, Permission, Status, TokenId, TokenKind, now};
 
@@ -37,6 +39,17 @@ fn operator(id: &str) -> NewToken {
     }
 }
 
+fn audit(action: &'static str) -> AuditEvent {
+    AuditEvent::new("token:00000000000000aa", action, &Origin::default())
+}
+
+fn audit_at(action: &'static str, at: OffsetDateTime) -> AuditEvent {
+    AuditEvent {
+        at,
+        ..audit(action)
+    }
+}
+
 fn id(n: u64) -> String {
     format!("{n:016x}")
 }
@@ -44,7 +57,7 @@ fn id(n: u64) -> String {
 on_both_engines! {
     async fn a_created_token_reads_back_with_everything_it_was_given(case: StoreCase) {
         let new = new_token(TokenKind::Database, "0123456789abcdef");
-        let created = case.store.create_token(&new).await.unwrap();
+        let created = case.store.create_token(&new, &audit("token.create")).await.unwrap();
         let found = case.store.find_token(&new.id).await.unwrap().expect("found");
         for token in [&created, &found] {
             assert_eq!(token.id, new.id);
@@ -65,10 +78,10 @@ on_both_engines! {
 
     async fn a_second_token_with_the_same_id_is_a_conflict_and_changes_nothing(case: StoreCase) {
         let first = new_token(TokenKind::Database, &id(7));
-        case.store.create_token(&first).await.unwrap();
+        case.store.create_token(&first, &audit("token.create")).await.unwrap();
         let mut second = new_token(TokenKind::Database, &id(7));
         second.description = "other".to_owned();
-        match case.store.create_token(&second).await {
+        match case.store.create_token(&second, &audit("token.create")).await {
             Err(StoreError::Conflict(_)) => {}
             other => panic!("expected a conflict, got {other:?}"),
         }
@@ -78,11 +91,11 @@ on_both_engines! {
 
     async fn lists_page_by_id_and_show_revoked_tokens_only_when_asked(case: StoreCase) {
         for n in (1..=5).rev() {
-            case.store.create_token(&new_token(TokenKind::Database, &id(n))).await.unwrap();
+            case.store.create_token(&new_token(TokenKind::Database, &id(n)), &audit("token.create")).await.unwrap();
         }
-        case.store.create_token(&new_token(TokenKind::Management, &id(9))).await.unwrap();
+        case.store.create_token(&new_token(TokenKind::Management, &id(9)), &audit("token.create")).await.unwrap();
         case.store
-            .revoke_token(&TokenId::parse(&id(2)).unwrap(), TokenKind::Database, now())
+            .revoke_token(&TokenId::parse(&id(2)).unwrap(), TokenKind::Database, &audit_at("token.revoke", now()))
             .await
             .unwrap();
         let ids = |tokens: Vec<tollgate::token::Token>| {
@@ -113,34 +126,34 @@ on_both_engines! {
 
     async fn revoking_stamps_revoked_at_once_and_a_second_revoke_keeps_the_first_time(case: StoreCase) {
         let new = new_token(TokenKind::Database, &id(3));
-        case.store.create_token(&new).await.unwrap();
+        case.store.create_token(&new, &audit("token.create")).await.unwrap();
         let first_at = now();
-        let Revocation::Revoked(token) = case.store.revoke_token(&new.id, TokenKind::Database, first_at).await.unwrap() else {
+        let Revocation::Revoked(token) = case.store.revoke_token(&new.id, TokenKind::Database, &audit_at("token.revoke", first_at)).await.unwrap() else {
             panic!("expected a revocation");
         };
         assert_eq!(token.revoked_at, Some(first_at));
         let later = first_at + Duration::minutes(5);
-        let Revocation::AlreadyRevoked(token) = case.store.revoke_token(&new.id, TokenKind::Database, later).await.unwrap() else {
+        let Revocation::AlreadyRevoked(token) = case.store.revoke_token(&new.id, TokenKind::Database, &audit_at("token.revoke", later)).await.unwrap() else {
             panic!("expected already revoked");
         };
         assert_eq!(token.revoked_at, Some(first_at));
         assert!(matches!(
-            case.store.revoke_token(&new.id, TokenKind::Management, later).await.unwrap(),
+            case.store.revoke_token(&new.id, TokenKind::Management, &audit_at("token.revoke", later)).await.unwrap(),
             Revocation::NotFound
         ));
         let unknown = TokenId::parse(&id(99)).unwrap();
         assert!(matches!(
-            case.store.revoke_token(&unknown, TokenKind::Database, later).await.unwrap(),
+            case.store.revoke_token(&unknown, TokenKind::Database, &audit_at("token.revoke", later)).await.unwrap(),
             Revocation::NotFound
         ));
     }
 
     async fn only_a_live_token_of_the_right_kind_has_its_description_changed(case: StoreCase) {
         let new = new_token(TokenKind::Database, &id(4));
-        case.store.create_token(&new).await.unwrap();
+        case.store.create_token(&new, &audit("token.create")).await.unwrap();
         let at = now() + Duration::seconds(1);
         let updated = case.store
-            .update_token_description(&new.id, TokenKind::Database, "renamed", at)
+            .update_token_description(&new.id, TokenKind::Database, "renamed", &audit_at("token.update", at))
             .await
             .unwrap()
             .expect("updated");
@@ -148,13 +161,13 @@ on_both_engines! {
         assert_eq!(updated.updated_at, at);
         assert_eq!(updated.permissions, new.permissions);
         assert!(case.store
-            .update_token_description(&new.id, TokenKind::Management, "x", at)
+            .update_token_description(&new.id, TokenKind::Management, "x", &audit_at("token.update", at))
             .await
             .unwrap()
             .is_none());
-        case.store.revoke_token(&new.id, TokenKind::Database, at).await.unwrap();
+        case.store.revoke_token(&new.id, TokenKind::Database, &audit_at("token.revoke", at)).await.unwrap();
         assert!(case.store
-            .update_token_description(&new.id, TokenKind::Database, "again", at)
+            .update_token_description(&new.id, TokenKind::Database, "again", &audit_at("token.update", at))
             .await
             .unwrap()
             .is_none());
@@ -164,31 +177,31 @@ on_both_engines! {
 
     async fn the_operator_token_is_bootstrapped_once_and_replaced_atomically(case: StoreCase) {
         assert!(!case.store.has_operator_token().await.unwrap());
-        assert!(case.store.bootstrap_operator(&operator(&id(10))).await.unwrap());
-        assert!(!case.store.bootstrap_operator(&operator(&id(11))).await.unwrap());
+        assert!(case.store.bootstrap_operator(&operator(&id(10)), &audit("operator_token.bootstrap")).await.unwrap());
+        assert!(!case.store.bootstrap_operator(&operator(&id(11)), &audit("operator_token.bootstrap")).await.unwrap());
         assert!(case.store.has_operator_token().await.unwrap());
         assert!(case.store.find_token(&TokenId::parse(&id(11)).unwrap()).await.unwrap().is_none());
 
-        assert_eq!(case.store.replace_operator(&operator(&id(12))).await.unwrap(), 1);
+        assert_eq!(case.store.replace_operator(&operator(&id(12)), &audit("operator_token.regenerate")).await.unwrap(), 1);
         let old = case.store.find_token(&TokenId::parse(&id(10)).unwrap()).await.unwrap().unwrap();
         assert!(old.revoked_at.is_some());
         let new = case.store.find_token(&TokenId::parse(&id(12)).unwrap()).await.unwrap().unwrap();
         assert!(new.operator && new.revoked_at.is_none());
         // Even with the only operator token revoked, bootstrap never mints a second one.
-        assert!(!case.store.bootstrap_operator(&operator(&id(13))).await.unwrap());
+        assert!(!case.store.bootstrap_operator(&operator(&id(13)), &audit("operator_token.bootstrap")).await.unwrap());
     }
 
     async fn a_failed_operator_replacement_leaves_the_old_operator_token_live(case: StoreCase) {
-        case.store.bootstrap_operator(&operator(&id(20))).await.unwrap();
-        case.store.create_token(&new_token(TokenKind::Database, &id(21))).await.unwrap();
+        case.store.bootstrap_operator(&operator(&id(20)), &audit("operator_token.bootstrap")).await.unwrap();
+        case.store.create_token(&new_token(TokenKind::Database, &id(21)), &audit("token.create")).await.unwrap();
         // The insert half fails on the taken id; the revoke half must roll back with it.
-        assert!(case.store.replace_operator(&operator(&id(21))).await.is_err());
+        assert!(case.store.replace_operator(&operator(&id(21)), &audit("operator_token.regenerate")).await.is_err());
         let old = case.store.find_token(&TokenId::parse(&id(20)).unwrap()).await.unwrap().unwrap();
         assert_eq!(old.revoked_at, None);
     }
 
     async fn reopening_a_migrated_database_applies_nothing_twice(case: StoreCase) {
-        case.store.create_token(&new_token(TokenKind::Database, &id(30))).await.unwrap();
+        case.store.create_token(&new_token(TokenKind::Database, &id(30)), &audit("token.create")).await.unwrap();
         let (a, b) = tokio::join!(case.db.open_store(), case.db.open_store());
         for store in [a, b] {
             assert!(store.find_token(&TokenId::parse(&id(30)).unwrap()).await.unwrap().is_some());
@@ -199,11 +212,79 @@ on_both_engines! {
     async fn an_expired_token_is_reported_unusable(case: StoreCase) {
         let mut new = new_token(TokenKind::Database, &id(40));
         new.expires_at = Some(now() - Duration::seconds(1));
-        case.store.create_token(&new).await.unwrap();
+        case.store.create_token(&new, &audit("token.create")).await.unwrap();
         let token = case.store.find_token(&new.id).await.unwrap().unwrap();
         assert_eq!(
             token.unusable_at(OffsetDateTime::now_utc()),
             Some(tollgate::token::Unusable::Expired)
         );
+    }
+
+    async fn a_change_and_its_audit_entry_are_written_together_or_not_at_all(case: StoreCase) {
+        let new = new_token(TokenKind::Database, &id(50));
+        case.store.create_token(&new, &audit("token.create")).await.unwrap();
+        // The second insert fails on the id: its audit entry must not remain either.
+        assert!(case.store.create_token(&new, &audit("token.create")).await.is_err());
+        case.store
+            .revoke_token(&new.id, TokenKind::Database, &audit("token.revoke"))
+            .await
+            .unwrap();
+        // A no-op revoke changes nothing and records nothing.
+        case.store
+            .revoke_token(&new.id, TokenKind::Database, &audit("token.revoke"))
+            .await
+            .unwrap();
+        let entries = case.store.list_audit(None, None, 100).await.unwrap();
+        let actions: Vec<&str> = entries.iter().map(|e| e.event.action).collect();
+        assert_eq!(actions, ["token.create", "token.revoke"]);
+        assert!(entries.iter().all(|e| e.event.actor == "token:00000000000000aa"));
+    }
+
+    async fn the_audit_log_pages_by_entry_and_filters_by_time(case: StoreCase) {
+        let base = now();
+        for n in 0..5 {
+            let event = audit_at("auth.refused", base + Duration::seconds(n)).refused("invalid management token");
+            case.store.record_audit(&event).await.unwrap();
+        }
+        let first = case.store.list_audit(None, None, 2).await.unwrap();
+        assert_eq!(first.len(), 2);
+        let rest = case.store.list_audit(None, Some(first[1].id), 10).await.unwrap();
+        assert_eq!(rest.len(), 3);
+        assert!(rest[0].id > first[1].id);
+        let recent = case.store.list_audit(Some(base + Duration::seconds(3)), None, 10).await.unwrap();
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[0].event.detail.as_deref(), Some("invalid management token"));
+    }
+
+    async fn syncing_users_adds_changes_and_removes_them_with_an_audit_entry_each(case: StoreCase) {
+        let user = |id: &str, groups: &[Group]| User {
+            id: id.into(),
+            first_name: "Marty".into(),
+            last_name: "McFly".into(),
+            email: format!("{id}@example.com"),
+            groups: groups.to_vec(),
+        };
+        let origin = Origin::default();
+        let first = case.store
+            .sync_users(&[user("a", &[Group::Admin]), user("b", &[Group::Member])], &origin)
+            .await
+            .unwrap();
+        assert_eq!(first.iter().map(|e| e.action).collect::<Vec<_>>(), ["user.add", "user.add"]);
+        let second = case.store
+            .sync_users(&[user("a", &[Group::Admin]), user("c", &[Group::Auditor]), user("b", &[Group::Admin])], &origin)
+            .await
+            .unwrap();
+        let summary: Vec<(&str, Option<&str>)> =
+            second.iter().map(|e| (e.action, e.target.as_deref())).collect();
+        assert_eq!(summary, [("user.add", Some("c")), ("user.change", Some("b"))]);
+        let third = case.store.sync_users(&[user("c", &[Group::Auditor])], &origin).await.unwrap();
+        let summary: Vec<(&str, Option<&str>)> =
+            third.iter().map(|e| (e.action, e.target.as_deref())).collect();
+        assert_eq!(summary, [("user.remove", Some("a")), ("user.remove", Some("b"))]);
+        assert_eq!(case.store.list_users().await.unwrap(), vec![user("c", &[Group::Auditor])]);
+        assert!(case.store.find_user("a").await.unwrap().is_none());
+        let logged = case.store.list_audit(None, None, 100).await.unwrap();
+        assert_eq!(logged.len(), 6);
+        assert!(logged.iter().all(|e| e.event.actor == "config"));
     }
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 use sqlx::types::Json;
 use time::OffsetDateTime;
 
+use crate::audit::{AuditEvent, AuditRecord, Origin, Outcome};
 use crate::config::{Config, DatabaseUrl, Engine};
+use crate::identity::{Group, User};
 use crate::token::{NewToken, Permission, Status, Token, TokenId, TokenKind};
 
 pub use postgres::PgStore;
@@ -119,8 +121,13 @@ impl Store {
         dispatch!(self, s => s.ping().await)
     }
 
-    pub async fn create_token(&self, token: &NewToken) -> Result<Token, StoreError> {
-        dispatch!(self, s => s.create_token(token).await)
+    /// Stores a token and its audit entry in one transaction.
+    pub async fn create_token(
+        &self,
+        token: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<Token, StoreError> {
+        dispatch!(self, s => s.create_token(token, audit).await)
     }
 
     pub async fn find_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError> {
@@ -136,24 +143,58 @@ impl Store {
         dispatch!(self, s => s.list_tokens(kind, include_revoked, page).await)
     }
 
-    /// Changes the description of a token that is not revoked.
+    /// Changes the description of a token that is not revoked, with its audit entry.
     pub async fn update_token_description(
         &self,
         id: &TokenId,
         kind: TokenKind,
         description: &str,
-        at: OffsetDateTime,
+        audit: &AuditEvent,
     ) -> Result<Option<Token>, StoreError> {
-        dispatch!(self, s => s.update_token_description(id, kind, description, at).await)
+        dispatch!(self, s => s.update_token_description(id, kind, description, audit).await)
     }
 
+    /// Revokes at `audit.at`, recording the audit entry in the same transaction.
     pub async fn revoke_token(
         &self,
         id: &TokenId,
         kind: TokenKind,
-        at: OffsetDateTime,
+        audit: &AuditEvent,
     ) -> Result<Revocation, StoreError> {
-        dispatch!(self, s => s.revoke_token(id, kind, at).await)
+        dispatch!(self, s => s.revoke_token(id, kind, audit).await)
+    }
+
+    /// Records an entry that goes with no change (a refusal).
+    pub async fn record_audit(&self, audit: &AuditEvent) -> Result<(), StoreError> {
+        dispatch!(self, s => s.record_audit(audit).await)
+    }
+
+    /// Entries at or after `since`, after the entry `after`, oldest first.
+    pub async fn list_audit(
+        &self,
+        since: Option<OffsetDateTime>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        dispatch!(self, s => s.list_audit(since, after, limit).await)
+    }
+
+    /// Makes the users table match `users`, auditing each addition, change and removal,
+    /// in one transaction. Returns the audit entries written.
+    pub async fn sync_users(
+        &self,
+        users: &[User],
+        origin: &Origin,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        dispatch!(self, s => s.sync_users(users, origin).await)
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        dispatch!(self, s => s.list_users().await)
+    }
+
+    pub async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        dispatch!(self, s => s.find_user(id).await)
     }
 
     /// Whether an operator token was ever minted (revoked ones count).
@@ -162,16 +203,24 @@ impl Store {
     }
 
     /// Stores `operator` unless an operator token was ever minted. True when this call minted it.
-    pub async fn bootstrap_operator(&self, operator: &NewToken) -> Result<bool, StoreError> {
-        match dispatch!(self, s => s.bootstrap_operator(operator).await) {
+    pub async fn bootstrap_operator(
+        &self,
+        operator: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        match dispatch!(self, s => s.bootstrap_operator(operator, audit).await) {
             Err(StoreError::Conflict(_)) => Ok(false),
             other => other,
         }
     }
 
     /// Revokes every live operator token and stores `operator`, in one transaction.
-    pub async fn replace_operator(&self, operator: &NewToken) -> Result<u64, StoreError> {
-        dispatch!(self, s => s.replace_operator(operator).await)
+    pub async fn replace_operator(
+        &self,
+        operator: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.replace_operator(operator, audit).await)
     }
 
     pub async fn close(&self) {
@@ -233,6 +282,114 @@ impl TryFrom<TokenRow> for Token {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    at: OffsetDateTime,
+    actor: String,
+    action: String,
+    target: Option<String>,
+    outcome: String,
+    client: Option<String>,
+    request_id: Option<String>,
+    detail: Option<String>,
+}
+
+/// Actions are `&'static str` in events; stored ones are matched back to the known set.
+const AUDIT_ACTIONS: &[&str] = &[
+    "token.create",
+    "token.update",
+    "token.revoke",
+    "management_token.create",
+    "management_token.revoke",
+    "operator_token.bootstrap",
+    "operator_token.regenerate",
+    "user.add",
+    "user.change",
+    "user.remove",
+    "auth.refused",
+    "call.refused",
+];
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
+        let action = AUDIT_ACTIONS
+            .iter()
+            .find(|a| **a == row.action)
+            .copied()
+            .unwrap_or("unknown");
+        Ok(AuditRecord {
+            id: row.id,
+            event: AuditEvent {
+                at: row.at,
+                actor: row.actor,
+                action,
+                target: row.target,
+                outcome: Outcome::parse(&row.outcome).ok_or_else(|| {
+                    StoreError::Internal("stored audit outcome is invalid".into())
+                })?,
+                origin: Origin {
+                    client: row.client,
+                    request_id: row.request_id,
+                },
+                detail: row.detail,
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    first_name: String,
+    last_name: String,
+    email: String,
+    groups: Json<Vec<Group>>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: row.id,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            email: row.email,
+            groups: row.groups.0,
+        }
+    }
+}
+
+/// The audit entries that turn `before` into `after`.
+fn user_changes(
+    before: &[User],
+    after: &[User],
+    origin: &Origin,
+) -> Vec<(AuditEvent, Option<User>)> {
+    let mut changes = Vec::new();
+    for user in after {
+        let action = match before.iter().find(|b| b.id == user.id) {
+            None => "user.add",
+            Some(old) if old != user => "user.change",
+            Some(_) => continue,
+        };
+        let groups: Vec<&str> = user.groups.iter().map(|g| g.as_str()).collect();
+        let event = AuditEvent::new("config", action, origin)
+            .target(user.id.clone())
+            .detail(format!("groups: {}", groups.join(", ")));
+        changes.push((event, Some(user.clone())));
+    }
+    for old in before
+        .iter()
+        .filter(|b| !after.iter().any(|a| a.id == b.id))
+    {
+        let event = AuditEvent::new("config", "user.remove", origin).target(old.id.clone());
+        changes.push((event, None));
+    }
+    changes
+}
+
 macro_rules! token_columns {
     () => {
         "id, kind, description, permissions, status, operator, token_prefix, secret_hash, \
@@ -250,9 +407,104 @@ macro_rules! token_queries {
                 Ok(())
             }
 
-            pub async fn create_token(&self, token: &NewToken) -> Result<Token, StoreError> {
-                let row = insert_token(token).fetch_one(&self.pool).await?;
+            pub async fn create_token(
+                &self,
+                token: &NewToken,
+                audit: &AuditEvent,
+            ) -> Result<Token, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let row = insert_token(token).fetch_one(&mut *tx).await?;
+                insert_audit(audit).execute(&mut *tx).await?;
+                tx.commit().await?;
                 Token::try_from(row)
+            }
+
+            pub async fn record_audit(&self, audit: &AuditEvent) -> Result<(), StoreError> {
+                insert_audit(audit).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            pub async fn list_audit(
+                &self,
+                since: Option<OffsetDateTime>,
+                after: Option<i64>,
+                limit: u32,
+            ) -> Result<Vec<AuditRecord>, StoreError> {
+                let rows: Vec<AuditRow> = sqlx::query_as(
+                    "SELECT id, at, actor, action, target, outcome, client, request_id, detail \
+                     FROM audit_log WHERE at >= $1 AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(since.unwrap_or(OffsetDateTime::UNIX_EPOCH).to_offset(time::UtcOffset::UTC))
+                .bind(after.unwrap_or(0))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(AuditRecord::try_from).collect()
+            }
+
+            pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+                let rows: Vec<UserRow> = sqlx::query_as(
+                    "SELECT id, first_name, last_name, email, groups FROM users ORDER BY id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(User::from).collect())
+            }
+
+            pub async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+                let row: Option<UserRow> = sqlx::query_as(
+                    "SELECT id, first_name, last_name, email, groups FROM users WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(User::from))
+            }
+
+            pub async fn sync_users(
+                &self,
+                users: &[User],
+                origin: &Origin,
+            ) -> Result<Vec<AuditEvent>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let before: Vec<User> = sqlx::query_as::<_, UserRow>(
+                    "SELECT id, first_name, last_name, email, groups FROM users ORDER BY id",
+                )
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(User::from)
+                .collect();
+                let changes = user_changes(&before, users, origin);
+                for (event, user) in &changes {
+                    match user {
+                        Some(user) => {
+                            sqlx::query(
+                                "INSERT INTO users (id, first_name, last_name, email, groups, \
+                                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+                                 ON CONFLICT (id) DO UPDATE SET first_name = $2, last_name = $3, \
+                                 email = $4, groups = $5, updated_at = $6",
+                            )
+                            .bind(&user.id)
+                            .bind(&user.first_name)
+                            .bind(&user.last_name)
+                            .bind(&user.email)
+                            .bind(Json(&user.groups))
+                            .bind(event.at)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        None => {
+                            sqlx::query("DELETE FROM users WHERE id = $1")
+                                .bind(event.target.as_deref())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                    insert_audit(event).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(changes.into_iter().map(|(event, _)| event).collect())
             }
 
             pub async fn find_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError> {
@@ -273,7 +525,7 @@ macro_rules! token_queries {
             ) -> Result<Vec<Token>, StoreError> {
                 let rows: Vec<TokenRow> = sqlx::query_as(concat!(
                     "SELECT ", token_columns!(), " FROM tokens \
-                     WHERE kind = $1 AND ($2 OR revoked_at IS NULL) AND id > $3 \
+                     WHERE kind = $1 AND ($2 OR revoked_at IS NULL) AND id > $3 AND NOT operator \
                      ORDER BY id LIMIT $4"
                 ))
                 .bind(kind.as_str())
@@ -290,19 +542,24 @@ macro_rules! token_queries {
                 id: &TokenId,
                 kind: TokenKind,
                 description: &str,
-                at: OffsetDateTime,
+                audit: &AuditEvent,
             ) -> Result<Option<Token>, StoreError> {
+                let mut tx = self.begin_write().await?;
                 let row: Option<TokenRow> = sqlx::query_as(concat!(
                     "UPDATE tokens SET description = $3, updated_at = $4 \
-                     WHERE id = $1 AND kind = $2 AND revoked_at IS NULL RETURNING ",
+                     WHERE id = $1 AND kind = $2 AND revoked_at IS NULL AND NOT operator RETURNING ",
                     token_columns!()
                 ))
                 .bind(id.as_str())
                 .bind(kind.as_str())
                 .bind(description)
-                .bind(at)
-                .fetch_optional(&self.pool)
+                .bind(audit.at)
+                .fetch_optional(&mut *tx)
                 .await?;
+                if row.is_some() {
+                    insert_audit(audit).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
                 row.map(Token::try_from).transpose()
             }
 
@@ -310,23 +567,29 @@ macro_rules! token_queries {
                 &self,
                 id: &TokenId,
                 kind: TokenKind,
-                at: OffsetDateTime,
+                audit: &AuditEvent,
             ) -> Result<Revocation, StoreError> {
+                let mut tx = self.begin_write().await?;
                 let revoked: Option<TokenRow> = sqlx::query_as(concat!(
                     "UPDATE tokens SET revoked_at = $3, updated_at = $3 \
-                     WHERE id = $1 AND kind = $2 AND revoked_at IS NULL RETURNING ",
+                     WHERE id = $1 AND kind = $2 AND revoked_at IS NULL AND NOT operator RETURNING ",
                     token_columns!()
                 ))
                 .bind(id.as_str())
                 .bind(kind.as_str())
-                .bind(at)
-                .fetch_optional(&self.pool)
+                .bind(audit.at)
+                .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(row) = revoked {
+                    insert_audit(audit).execute(&mut *tx).await?;
+                    tx.commit().await?;
                     return Ok(Revocation::Revoked(Token::try_from(row)?));
                 }
+                tx.commit().await?;
                 Ok(match self.find_token(id).await? {
-                    Some(token) if token.kind == kind => Revocation::AlreadyRevoked(token),
+                    Some(token) if token.kind == kind && !token.operator => {
+                        Revocation::AlreadyRevoked(token)
+                    }
                     _ => Revocation::NotFound,
                 })
             }
@@ -338,7 +601,11 @@ macro_rules! token_queries {
                 Ok(minted > 0)
             }
 
-            pub async fn bootstrap_operator(&self, operator: &NewToken) -> Result<bool, StoreError> {
+            pub async fn bootstrap_operator(
+                &self,
+                operator: &NewToken,
+                audit: &AuditEvent,
+            ) -> Result<bool, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let minted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE operator")
                     .fetch_one(&mut *tx)
@@ -347,11 +614,16 @@ macro_rules! token_queries {
                     return Ok(false);
                 }
                 insert_token(operator).fetch_one(&mut *tx).await?;
+                insert_audit(audit).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(true)
             }
 
-            pub async fn replace_operator(&self, operator: &NewToken) -> Result<u64, StoreError> {
+            pub async fn replace_operator(
+                &self,
+                operator: &NewToken,
+                audit: &AuditEvent,
+            ) -> Result<u64, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let revoked = sqlx::query(
                     "UPDATE tokens SET revoked_at = $1, updated_at = $1 \
@@ -362,6 +634,7 @@ macro_rules! token_queries {
                 .await?
                 .rows_affected();
                 insert_token(operator).fetch_one(&mut *tx).await?;
+                insert_audit(audit).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(revoked)
             }
@@ -369,6 +642,23 @@ macro_rules! token_queries {
             pub async fn close(&self) {
                 self.pool.close().await;
             }
+        }
+
+        fn insert_audit(
+            event: &AuditEvent,
+        ) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments> {
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor, action, target, outcome, client, request_id, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(event.at)
+            .bind(event.actor.as_str())
+            .bind(event.action)
+            .bind(event.target.as_deref())
+            .bind(event.outcome.as_str())
+            .bind(event.origin.client.as_deref())
+            .bind(event.origin.request_id.as_deref())
+            .bind(event.detail.as_deref())
         }
 
         fn insert_token(

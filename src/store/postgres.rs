@@ -4,7 +4,12 @@ use sqlx::postgres::{PgPool, PgPoolOptions, Postgres};
 use sqlx::types::Json;
 use time::OffsetDateTime;
 
-use super::{Page, PoolOptions, Revocation, StoreError, TokenRow, token_columns, token_queries};
+use super::{
+    AuditRow, Page, PoolOptions, Revocation, StoreError, TokenRow, UserRow, token_columns,
+    token_queries, user_changes,
+};
+use crate::audit::{AuditEvent, AuditRecord, Origin};
+use crate::identity::User;
 use crate::token::{NewToken, Token, TokenId, TokenKind};
 
 #[derive(Clone)]

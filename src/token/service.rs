@@ -4,6 +4,8 @@ use tracing::instrument;
 
 use super::format::{self, MintedToken};
 use super::rules::{self, RuleError};
+use crate::audit::{AuditEvent, Origin};
+use crate::identity::Principal;
 use time::OffsetDateTime;
 
 use super::{Action, NewToken, Permission, Token, TokenId, TokenKind};
@@ -63,31 +65,74 @@ impl TokenService {
     }
 
     /// Validates, mints and stores a database token. The plain token is returned only here.
-    #[instrument(skip_all, fields(created_by = %created_by))]
+    #[instrument(skip_all, fields(actor = %actor.actor()))]
     pub async fn create_database_token(
         &self,
-        created_by: &TokenId,
+        actor: &Principal,
+        origin: &Origin,
         request: DatabaseTokenRequest,
     ) -> Result<(Token, MintedToken), ServiceError> {
         let now = super::now();
         let description = rules::description(&request.description)?;
         let permissions = rules::database_permissions(request.permissions)?;
         let expires_at = rules::expiry(request.expires_at.as_deref(), now)?;
+        self.create(
+            TokenKind::Database,
+            actor,
+            origin,
+            description,
+            permissions,
+            expires_at,
+        )
+        .await
+    }
+
+    /// Validates, mints and stores a manual management token.
+    #[instrument(skip_all, fields(actor = %actor.actor()))]
+    pub async fn create_management_token(
+        &self,
+        actor: &Principal,
+        origin: &Origin,
+        description: &str,
+        expires_at: Option<&str>,
+    ) -> Result<(Token, MintedToken), ServiceError> {
+        let now = super::now();
+        let description = rules::description(description)?;
+        let expires_at = rules::expiry(expires_at, now)?;
+        self.create(
+            TokenKind::Management,
+            actor,
+            origin,
+            description,
+            Vec::new(),
+            expires_at,
+        )
+        .await
+    }
+
+    async fn create(
+        &self,
+        kind: TokenKind,
+        actor: &Principal,
+        origin: &Origin,
+        description: String,
+        permissions: Vec<Permission>,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<(Token, MintedToken), ServiceError> {
         let (new, minted) = self
-            .mint(
-                TokenKind::Database,
-                description,
-                permissions,
-                now,
-                expires_at,
-            )
+            .mint(kind, description, permissions, super::now(), expires_at)
             .await?;
         let new = NewToken {
-            created_by: Some(created_by.to_string()),
+            created_by: Some(actor.creator()),
             ..new
         };
-        let token = self.store.create_token(&new).await?;
-        tracing::info!(token_id = %token.id, "database token created");
+        let action = match kind {
+            TokenKind::Database => "token.create",
+            TokenKind::Management => "management_token.create",
+        };
+        let audit = AuditEvent::new(actor.actor(), action, origin).target(new.id.to_string());
+        let token = self.store.create_token(&new, &audit).await?;
+        tracing::info!(token_id = %token.id, kind = kind.as_str(), "token created");
         Ok((token, minted))
     }
 
@@ -146,7 +191,8 @@ impl TokenService {
         self.store
             .find_token(id)
             .await?
-            .filter(|t| t.kind == kind && (include_revoked || t.revoked_at.is_none()))
+            .filter(|t| t.kind == kind && !t.operator)
+            .filter(|t| include_revoked || t.revoked_at.is_none())
             .ok_or(ServiceError::NotFound)
     }
 
@@ -166,21 +212,35 @@ impl TokenService {
     #[instrument(skip_all, fields(token_id = %id))]
     pub async fn update_description(
         &self,
+        actor: &Principal,
+        origin: &Origin,
         kind: TokenKind,
         id: &TokenId,
         description: &str,
     ) -> Result<Token, ServiceError> {
         let description = rules::description(description)?;
+        let audit = AuditEvent::new(actor.actor(), "token.update", origin).target(id.to_string());
         self.store
-            .update_token_description(id, kind, &description, super::now())
+            .update_token_description(id, kind, &description, &audit)
             .await?
             .ok_or(ServiceError::NotFound)
     }
 
     /// Soft revoke; revoking a revoked token is a no-op that keeps the first `revoked_at`.
     #[instrument(skip_all, fields(token_id = %id))]
-    pub async fn revoke(&self, kind: TokenKind, id: &TokenId) -> Result<Token, ServiceError> {
-        match self.store.revoke_token(id, kind, super::now()).await? {
+    pub async fn revoke(
+        &self,
+        actor: &Principal,
+        origin: &Origin,
+        kind: TokenKind,
+        id: &TokenId,
+    ) -> Result<Token, ServiceError> {
+        let action = match kind {
+            TokenKind::Database => "token.revoke",
+            TokenKind::Management => "management_token.revoke",
+        };
+        let audit = AuditEvent::new(actor.actor(), action, origin).target(id.to_string());
+        match self.store.revoke_token(id, kind, &audit).await? {
             Revocation::Revoked(token) => {
                 tracing::info!("token revoked");
                 Ok(token)

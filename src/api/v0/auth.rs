@@ -1,27 +1,40 @@
-//! Who is calling the management API: `Authorization: Bearer|Token <management token>`.
+//! Who is calling the management API, and whether they may: `Authorization: Bearer|Token`
+//! with the operator token, a manual management token, or (Bearer only) an OAuth JWT.
+//! Every refusal is written to the audit log.
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::ApiError;
 use crate::app::AppState;
-use crate::token::{TokenId, TokenKind, Unusable};
+use crate::audit::{AuditEvent, Origin};
+use crate::identity::{Principal, Right};
+use crate::token::{TokenKind, Unusable, format};
 use crate::verify::Rejection;
 
 /// Longest credential we look at; anything longer is refused unread.
 const MAX_CREDENTIAL_BYTES: usize = 8 * 1024;
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// An authenticated management caller.
+/// An authenticated management caller and where the call came from.
 #[derive(Debug, Clone)]
-pub struct ManagementCaller {
-    pub token_id: TokenId,
-    pub operator: bool,
+pub struct Caller {
+    pub principal: Principal,
+    pub origin: Origin,
+}
+
+/// A presented credential: its scheme (`bearer` or `token`) and value.
+pub struct Credential<'a> {
+    pub bearer: bool,
+    pub value: &'a str,
 }
 
 /// The credential of an `Authorization: Bearer <t>` or `Token <t>` header (scheme
 /// case-insensitive). Errors never include the header's value.
-pub fn bearer_credential(parts: &Parts) -> Result<&str, ApiError> {
+pub fn credential(parts: &Parts) -> Result<Credential<'_>, ApiError> {
     let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
         ApiError::unauthorized(
             "missing Authorization header; send `Authorization: Bearer <management token>`",
@@ -34,52 +47,89 @@ pub fn bearer_credential(parts: &Parts) -> Result<&str, ApiError> {
         .to_str()
         .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
     let (scheme, credential) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-    if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("token") {
+    let bearer = scheme.eq_ignore_ascii_case("bearer");
+    if !bearer && !scheme.eq_ignore_ascii_case("token") {
         return Err(ApiError::unauthorized(
             "unsupported authorization scheme; use `Bearer <token>` or `Token <token>`",
         ));
     }
-    let credential = credential.trim();
-    if credential.is_empty() {
+    let value = credential.trim();
+    if value.is_empty() {
         return Err(ApiError::unauthorized("Authorization header has no token"));
     }
-    Ok(credential)
+    Ok(Credential { bearer, value })
 }
 
-impl FromRequestParts<AppState> for ManagementCaller {
+pub fn origin(parts: &Parts) -> Origin {
+    Origin {
+        client: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        request_id: parts
+            .headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let credential = bearer_credential(parts)?;
-        match TokenKind::from_token(credential) {
-            Some(TokenKind::Database) => {
-                // Verified first, so that only a real database token learns it is one.
-                match state
-                    .verifier
-                    .verify(credential, &[TokenKind::Database])
-                    .await
-                {
-                    Ok(_) => Err(ApiError::forbidden(
-                        "database tokens cannot use the management API; use a management token",
-                    )),
-                    Err(rejection) => Err(refusal(rejection, "database")),
+        let origin = origin(parts);
+        match authenticate(parts, state).await {
+            Ok(principal) => Ok(Caller { principal, origin }),
+            Err((actor, error)) => {
+                if error.status != axum::http::StatusCode::SERVICE_UNAVAILABLE {
+                    // The route template, never the raw path: a path can carry a pasted token.
+                    let route = parts
+                        .extensions
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    let event = AuditEvent::new(actor, "auth.refused", &origin)
+                        .target(format!("{} {route}", parts.method))
+                        .refused(error.message.clone());
+                    record(state, &event).await;
                 }
+                Err(error)
             }
-            Some(TokenKind::Management) => {
-                match state
-                    .verifier
-                    .verify(credential, &[TokenKind::Management])
-                    .await
-                {
-                    Ok(token) => Ok(ManagementCaller {
-                        token_id: token.id,
-                        operator: token.operator,
-                    }),
-                    Err(rejection) => Err(refusal(rejection, "management")),
-                }
-            }
-            None => Err(ApiError::unauthorized("invalid management token")),
         }
+    }
+}
+
+/// Audit writes for refusals are best effort: a failing store must not turn a 401 into a 500.
+async fn record(state: &AppState, event: &AuditEvent) {
+    if let Err(e) = state.store.record_audit(event).await {
+        tracing::warn!(error = %e, action = event.action, "could not record audit entry");
+    }
+}
+
+/// The principal, or the actor to blame and the refusal.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, (String, ApiError)> {
+    let anonymous = |e| ("anonymous".to_owned(), e);
+    let presented = credential(parts).map_err(anonymous)?;
+    let Some(kind) = TokenKind::from_token(presented.value) else {
+        return Err(anonymous(ApiError::unauthorized(
+            "invalid management token",
+        )));
+    };
+    // Only a well-formed token names an actor; its id is not secret.
+    let actor = format::parse(presented.value)
+        .map(|p| format!("token:{}", p.id))
+        .unwrap_or_else(|_| "anonymous".to_owned());
+    let name = kind.as_str();
+    match state.verifier.verify(presented.value, &[kind]).await {
+        Ok(_) if kind == TokenKind::Database => Err((
+            actor,
+            ApiError::forbidden(
+                "database tokens cannot use the management API; use a management token",
+            ),
+        )),
+        Ok(token) if token.operator => Ok(Principal::Operator { token_id: token.id }),
+        Ok(token) => Ok(Principal::ManagementToken { token_id: token.id }),
+        Err(rejection) => Err((actor, refusal(rejection, name))),
     }
 }
 
@@ -99,5 +149,27 @@ fn refusal(rejection: Rejection, kind: &str) -> ApiError {
         Rejection::Malformed | Rejection::Unknown => {
             ApiError::unauthorized(format!("invalid {kind} token"))
         }
+    }
+}
+
+impl Caller {
+    /// 403 (and an audit entry) unless the caller holds `right`.
+    pub async fn require(
+        &self,
+        state: &AppState,
+        right: Right,
+        target: Option<&str>,
+    ) -> Result<(), ApiError> {
+        if self.principal.may(right) {
+            return Ok(());
+        }
+        let message = format!("{} may not {}", self.principal.describe(), right.describe());
+        let mut event = AuditEvent::new(self.principal.actor(), "call.refused", &self.origin)
+            .refused(message.clone());
+        if let Some(target) = target {
+            event = event.target(target.to_owned());
+        }
+        record(state, &event).await;
+        Err(ApiError::forbidden(message))
     }
 }

@@ -1,8 +1,11 @@
 //! The Clustered-shaped management API under `/api/v0`.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod management_tokens;
 pub mod tokens;
+pub mod users;
 
 pub use error::ApiError;

@@ -12,10 +12,11 @@ use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiError;
-use super::auth::ManagementCaller;
+use super::auth::Caller;
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiQuery, token_id};
 use crate::app::AppState;
+use crate::identity::Right;
 use crate::token::rules::RuleError;
 use crate::token::service::{DatabaseTokenRequest, TokenService};
 use crate::token::{Action, Token, TokenKind};
@@ -159,9 +160,12 @@ pub struct GetParams {
 )]
 pub async fn create_token(
     State(state): State<AppState>,
-    caller: ManagementCaller,
+    caller: Caller,
     ApiJson(body): ApiJson<CreateTokenBody>,
 ) -> Result<Json<TokenView>, ApiError> {
+    caller
+        .require(&state, Right::CreateDatabaseTokens, None)
+        .await?;
     let expires_at = match (body.expiration_type, body.expires_at) {
         (Some(ExpirationType::Datetime), None) => {
             return Err(ApiError::bad_request(
@@ -186,7 +190,7 @@ pub async fn create_token(
     };
     let (token, minted) = state
         .tokens
-        .create_database_token(&caller.token_id, request)
+        .create_database_token(&caller.principal, &caller.origin, request)
         .await?;
     let mut view = TokenView::from(&token);
     view.access_token = Some(minted.plain);
@@ -206,12 +210,30 @@ pub async fn create_token(
 )]
 pub async fn list_tokens(
     State(state): State<AppState>,
-    _caller: ManagementCaller,
+    caller: Caller,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
+    caller.require(&state, Right::ReadTokens, None).await?;
     let include_revoked = params.include_revoked.unwrap_or(false);
+    list(&state, TokenKind::Database, include_revoked, &params, |t| {
+        TokenView::from(t)
+    })
+    .await
+}
+
+/// A token list: one page with `limit` (and a `Link: rel="next"` when full), else a stream.
+pub async fn list<V: Serialize + Send + 'static>(
+    state: &AppState,
+    kind: TokenKind,
+    include_revoked: bool,
+    params: &ListParams,
+    view: fn(&Token) -> V,
+) -> Result<Response, ApiError> {
     let after = params.after.as_deref().map(token_id).transpose()?;
-    let kind = TokenKind::Database;
+    let path = match kind {
+        TokenKind::Database => "/api/v0/tokens",
+        TokenKind::Management => "/api/v0/management-tokens",
+    };
     if let Some(limit) = params.limit {
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(ApiError::bad_request(format!(
@@ -222,11 +244,11 @@ pub async fn list_tokens(
             .tokens
             .list(kind, include_revoked, after.as_ref(), limit)
             .await?;
-        let views: Vec<TokenView> = page.iter().map(TokenView::from).collect();
+        let views: Vec<V> = page.iter().map(view).collect();
         let mut response = Json(views).into_response();
         if let (true, Some(last)) = (page.len() == limit as usize, page.last()) {
             let link = format!(
-                "</api/v0/tokens?limit={limit}&after={}&include_revoked={include_revoked}>; rel=\"next\"",
+                "<{path}?limit={limit}&after={}&include_revoked={include_revoked}>; rel=\"next\"",
                 last.id
             );
             if let Ok(value) = HeaderValue::from_str(&link) {
@@ -245,15 +267,17 @@ pub async fn list_tokens(
         kind,
         include_revoked,
         first,
+        view,
     ))
 }
 
 /// Streams a JSON array page by page, so a large store is never held in memory at once.
-fn stream_json_array(
+fn stream_json_array<V: Serialize + Send + 'static>(
     service: TokenService,
     kind: TokenKind,
     include_revoked: bool,
     first: Vec<Token>,
+    view: fn(&Token) -> V,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     tokio::spawn(async move {
@@ -266,7 +290,7 @@ fn stream_json_array(
                     chunk.push(b',');
                 }
                 first_item = false;
-                if let Err(e) = serde_json::to_writer(&mut chunk, &TokenView::from(token)) {
+                if let Err(e) = serde_json::to_writer(&mut chunk, &view(token)) {
                     let _ = tx.send(Err(std::io::Error::other(e))).await;
                     return;
                 }
@@ -324,10 +348,11 @@ fn stream_json_array(
 )]
 pub async fn get_token(
     State(state): State<AppState>,
-    _caller: ManagementCaller,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<GetParams>,
 ) -> Result<Json<TokenView>, ApiError> {
+    caller.require(&state, Right::ReadTokens, None).await?;
     let id = token_id(&id)?;
     let include_revoked = params.include_revoked.unwrap_or(false);
     let token = state
@@ -353,11 +378,14 @@ pub async fn get_token(
 )]
 pub async fn update_token(
     State(state): State<AppState>,
-    _caller: ManagementCaller,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateTokenBody>,
 ) -> Result<Json<TokenView>, ApiError> {
     let id = token_id(&id)?;
+    caller
+        .require(&state, Right::ChangeDatabaseTokens, Some(id.as_str()))
+        .await?;
     if body.permissions.is_some() {
         return Err(RuleError::PermissionsImmutable.into_api());
     }
@@ -369,7 +397,13 @@ pub async fn update_token(
         .ok_or_else(|| RuleError::NothingToUpdate.into_api())?;
     let token = state
         .tokens
-        .update_description(TokenKind::Database, &id, &description)
+        .update_description(
+            &caller.principal,
+            &caller.origin,
+            TokenKind::Database,
+            &id,
+            &description,
+        )
         .await?;
     Ok(Json(TokenView::from(&token)))
 }
@@ -388,11 +422,17 @@ pub async fn update_token(
 )]
 pub async fn delete_token(
     State(state): State<AppState>,
-    _caller: ManagementCaller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = token_id(&id)?;
-    state.tokens.revoke(TokenKind::Database, &id).await?;
+    caller
+        .require(&state, Right::ChangeDatabaseTokens, Some(id.as_str()))
+        .await?;
+    state
+        .tokens
+        .revoke(&caller.principal, &caller.origin, TokenKind::Database, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

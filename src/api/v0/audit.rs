@@ -1,0 +1,124 @@
+//! `/api/v0/audit`: the audit log, for Admin and Auditor.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::ApiError;
+use super::auth::Caller;
+use super::error::ErrorBody;
+use super::extract::ApiQuery;
+use super::tokens::{MAX_PAGE, rfc3339};
+use crate::app::AppState;
+use crate::audit::{AuditRecord, Outcome};
+use crate::identity::Right;
+use crate::token::rules;
+use crate::token::service::ServiceError;
+
+const DEFAULT_PAGE: u32 = 100;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Only entries at or after this RFC 3339 instant.
+    pub since: Option<String>,
+    /// At most this many entries (1–1000, default 100).
+    pub limit: Option<u32>,
+    /// Only entries after this entry id (for paging).
+    pub after: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntryView {
+    pub id: i64,
+    pub at: String,
+    /// `user:<idp id>`, `token:<token id>`, `config`, `system`, `cli` or `anonymous`.
+    pub actor: String,
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl From<AuditRecord> for AuditEntryView {
+    fn from(record: AuditRecord) -> Self {
+        let event = record.event;
+        AuditEntryView {
+            id: record.id,
+            at: rfc3339(event.at),
+            actor: event.actor,
+            action: event.action.to_owned(),
+            target: event.target,
+            outcome: event.outcome,
+            client_address: event.origin.client,
+            request_id: event.origin.request_id,
+            detail: event.detail,
+        }
+    }
+}
+
+/// Read the audit log, oldest first, paged by entry id.
+#[utoipa::path(
+    get, path = "/api/v0/audit", tag = "audit",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "Entries; a `Link: rel=\"next\"` header when the page is full", body = [AuditEntryView]),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("management_token" = []))
+)]
+pub async fn list_audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<AuditParams>,
+) -> Result<Response, ApiError> {
+    caller.require(&state, Right::ReadAudit, None).await?;
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    let since = params
+        .since
+        .as_deref()
+        .map(rules::parse_timestamp)
+        .transpose()
+        .map_err(|_| {
+            ApiError::bad_request(
+                "since must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z",
+            )
+        })?;
+    let records = state
+        .store
+        .list_audit(since, params.after, limit)
+        .await
+        .map_err(ServiceError::from)?;
+    let next = (records.len() == limit as usize)
+        .then(|| records.last().map(|r| r.id))
+        .flatten();
+    let views: Vec<AuditEntryView> = records.into_iter().map(AuditEntryView::from).collect();
+    let mut response = Json(views).into_response();
+    if let Some(last) = next {
+        let since = params
+            .since
+            .map(|s| format!("&since={s}"))
+            .unwrap_or_default();
+        let link = format!("</api/v0/audit?limit={limit}&after={last}{since}>; rel=\"next\"");
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}

@@ -1,0 +1,228 @@
+//! Manual management tokens, the audit log and the users list, over real HTTP.
+
+mod common;
+
+use common::{Engine, TestDatabase, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tollgate::config::UserConfig;
+
+async fn mint_manual(server: &TestServer, description: &str) -> (String, String) {
+    let (status, body) = server
+        .op(
+            Method::POST,
+            "/api/v0/management-tokens",
+            Some(json!({"description": description})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (
+        body["id"].as_str().unwrap().to_owned(),
+        body["accessToken"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn operator_id(server: &TestServer) -> String {
+    server.operator_token["M.V1.".len().."M.V1.".len() + 16].to_owned()
+}
+
+on_both_engines! {
+    async fn a_manual_management_token_acts_as_admin_until_revoked_but_cannot_mint_another(server: TestServer) {
+        let (status, created) = server
+            .op(Method::POST, "/api/v0/management-tokens", Some(json!({"description": "CI pipeline", "expiresAt": "2099-01-01T00:00:00Z"})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let manual = created["accessToken"].as_str().unwrap().to_owned();
+        assert!(manual.starts_with("M.V1."));
+        assert_eq!(created["tokenPrefix"], &manual[..9]);
+        assert_eq!(created["createdBy"], operator_id(&server));
+        assert_eq!(created["expiresAt"], "2099-01-01T00:00:00.000Z");
+
+        // Admin rights on database tokens.
+        let (status, db) = server
+            .call(Method::POST, "/api/v0/tokens", Some(&manual), Some(json!({"description": "d", "permissions": []})))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(db["id"].as_str().map(str::len), Some(16));
+        let (status, _) = server.call(Method::GET, "/api/v0/tokens", Some(&manual), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let path = format!("/api/v0/tokens/{}", db["id"].as_str().unwrap());
+        let (status, _) = server.call(Method::DELETE, &path, Some(&manual), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+
+        // But never another management token.
+        let (status, body) = server
+            .call(Method::POST, "/api/v0/management-tokens", Some(&manual), Some(json!({"description": "x"})))
+            .await;
+        assert_eq!((status, body), (StatusCode::FORBIDDEN, json!({
+            "code": 403, "message": "a manual management token may not create management tokens"
+        })));
+
+        // The list shows it (and not the operator token); revoking it stops it at once.
+        let (_, listed) = server.op(Method::GET, "/api/v0/management-tokens", None).await;
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+        assert_eq!(listed[0]["id"], id.as_str());
+        assert!(listed[0].get("accessToken").is_none());
+        let (status, _) = server.op(Method::DELETE, &format!("/api/v0/management-tokens/{id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, body) = server.call(Method::GET, "/api/v0/tokens", Some(&manual), None).await;
+        assert_eq!((status, body["message"].clone()), (StatusCode::UNAUTHORIZED, json!("management token has been revoked")));
+        let (_, one) = server.op(Method::GET, &format!("/api/v0/management-tokens/{id}"), None).await;
+        assert!(one["revokedAt"].is_string(), "revoked tokens stay listed: {one}");
+        let (_, listed) = server.op(Method::GET, "/api/v0/management-tokens", None).await;
+        assert!(listed[0]["revokedAt"].is_string());
+    }
+
+    async fn the_audit_log_shows_each_change_and_refusal_with_no_secret(server: TestServer) {
+        let (manual_id, manual) = mint_manual(&server, "automation").await;
+        let response = server
+            .client
+            .post(format!("{}/api/v0/tokens", server.base))
+            .bearer_auth(&manual)
+            .header("X-Request-Id", "trace-4711")
+            .json(&json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["x-request-id"], "trace-4711");
+        let created: Value = response.json().await.unwrap();
+        let db_id = created["id"].as_str().unwrap().to_owned();
+        let db_token = created["accessToken"].as_str().unwrap().to_owned();
+        server
+            .call(Method::PATCH, &format!("/api/v0/tokens/{db_id}"), Some(&manual), Some(json!({"description": "e"})))
+            .await;
+        server.call(Method::DELETE, &format!("/api/v0/tokens/{db_id}"), Some(&manual), None).await;
+        server
+            .call(Method::POST, "/api/v0/management-tokens", Some(&manual), Some(json!({"description": "x"})))
+            .await;
+        server.call(Method::GET, "/api/v0/tokens", Some(&db_token), None).await;
+        server.call(Method::GET, "/api/v0/tokens", Some("M.V1.garbage"), None).await;
+
+        let (status, log) = server.op(Method::GET, "/api/v0/audit", None).await;
+        assert_eq!(status, StatusCode::OK);
+        let entries: Vec<(String, String, String, String)> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+                (s("actor"), s("action"), s("target"), s("outcome"))
+            })
+            .collect();
+        let operator = format!("token:{}", operator_id(&server));
+        let manual_actor = format!("token:{manual_id}");
+        let expected = vec![
+            ("system".to_owned(), "operator_token.bootstrap".to_owned(), operator_id(&server), "success".to_owned()),
+            (operator.clone(), "management_token.create".into(), manual_id.clone(), "success".into()),
+            (manual_actor.clone(), "token.create".into(), db_id.clone(), "success".into()),
+            (manual_actor.clone(), "token.update".into(), db_id.clone(), "success".into()),
+            (manual_actor.clone(), "token.revoke".into(), db_id.clone(), "success".into()),
+            (manual_actor.clone(), "call.refused".into(), String::new(), "refused".into()),
+            (format!("token:{db_id}"), "auth.refused".into(), "GET /api/v0/tokens".into(), "refused".into()),
+            ("anonymous".into(), "auth.refused".into(), "GET /api/v0/tokens".into(), "refused".into()),
+        ];
+        assert_eq!(entries, expected);
+        let create = &log[2];
+        assert_eq!(create["clientAddress"], "127.0.0.1");
+        assert_eq!(create["requestId"], "trace-4711");
+        assert_eq!(log[5]["detail"], "a manual management token may not create management tokens");
+
+        let text = log.to_string();
+        for secret in [&manual, &db_token, &server.operator_token] {
+            assert!(!text.contains(secret.as_str()), "a token is in the audit log");
+        }
+        let (_, page) = server.op(Method::GET, "/api/v0/audit?limit=3&after=2", None).await;
+        assert_eq!(page.as_array().unwrap().len(), 3);
+        assert_eq!(page[0]["id"], 3);
+    }
+}
+
+#[tokio::test]
+async fn management_token_requests_with_bad_input_are_refused_and_write_nothing() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    for (body, message) in [
+        (json!({"description": ""}), "description must not be empty"),
+        (
+            json!({"description": "d", "expiresAt": "2001-01-01T00:00:00Z"}),
+            "expiresAt must be in the future",
+        ),
+        (
+            json!({"description": "d", "permissions": []}),
+            "invalid JSON body: permissions: unknown field `permissions`, expected `description` or `expiresAt` at line 1 column 32",
+        ),
+        (
+            json!({}),
+            "invalid JSON body: missing field `description` at line 1 column 2",
+        ),
+    ] {
+        let (status, got) = server
+            .op(
+                Method::POST,
+                "/api/v0/management-tokens",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            (status, got),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"code": 400, "message": message})
+            ),
+            "{body}"
+        );
+    }
+    let (_, listed) = server
+        .op(Method::GET, "/api/v0/management-tokens", None)
+        .await;
+    assert_eq!(listed, json!([]));
+    let (status, _) = server
+        .op(
+            Method::GET,
+            "/api/v0/management-tokens/ffffffffffffffff",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let operator = operator_id(&server);
+    let (status, _) = server
+        .op(
+            Method::DELETE,
+            &format!("/api/v0/management-tokens/{operator}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the operator token is not revoked through the API"
+    );
+    let (status, body) = server
+        .op(Method::GET, "/api/v0/audit?since=yesterday", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn configured_users_are_listed() {
+    let db = TestDatabase::new(Engine::Sqlite).await;
+    let server = TestServer::start_with(db, |config| {
+        config.users = vec![UserConfig {
+            id: "auth0|61f0".into(),
+            first_name: "Marty".into(),
+            last_name: "McFly".into(),
+            email: "mcfly@example.com".into(),
+            groups: vec!["Admin".into(), "Auditor".into()],
+        }];
+    })
+    .await;
+    let (status, users) = server.op(Method::GET, "/api/v0/users", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        users,
+        json!([{
+            "id": "auth0|61f0", "firstName": "Marty", "lastName": "McFly",
+            "email": "mcfly@example.com", "groups": ["Admin", "Auditor"]
+        }])
+    );
+}
