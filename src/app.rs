@@ -28,6 +28,7 @@ use crate::api::v0::{self, ApiError};
 use crate::audit::Origin;
 use crate::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::config::Config;
+use crate::oauth::OAuth;
 use crate::store::{Store, StoreError};
 use crate::token::TokenId;
 use crate::token::service::TokenService;
@@ -41,16 +42,19 @@ pub struct AppState {
     pub tokens: TokenService,
     pub verifier: Verifier,
     pub started_at: OffsetDateTime,
+    /// Identity providers, when `[[oauth.issuers]]` are configured.
+    pub oauth: Option<OAuth>,
     draining: Arc<AtomicBool>,
 }
 
 impl AppState {
-    pub fn new(store: Store, pool: HashPool) -> Self {
+    pub fn new(store: Store, pool: HashPool, oauth: Option<OAuth>) -> Self {
         AppState {
             tokens: TokenService::new(store.clone(), pool.clone()),
             verifier: Verifier::new(store.clone(), pool),
             store,
             started_at: OffsetDateTime::now_utc(),
+            oauth,
             draining: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -89,7 +93,11 @@ impl App {
             config.argon2.database_tokens,
             config.argon2.management_tokens,
         )?;
-        let state = AppState::new(store, pool);
+        let oauth = OAuth::new(&config.oauth);
+        if let Some(oauth) = &oauth {
+            oauth.spawn_key_maintenance(Duration::from_secs(config.oauth.jwks_refresh_seconds));
+        }
+        let state = AppState::new(store, pool, oauth);
         let users = config
             .users()
             .map_err(|e| LaunchError::Config(e.to_string()))?;

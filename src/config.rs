@@ -28,7 +28,69 @@ pub struct Config {
     pub argon2: Argon2Config,
     /// The people allowed to administer this cluster (Clustered's admin user list).
     pub users: Vec<UserConfig>,
+    /// Identity providers whose access tokens (JWTs) authenticate management calls.
+    pub oauth: OAuthConfig,
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// An unknown `kid` refetches the JWKS at most once per this many seconds.
+    pub jwks_min_refetch_seconds: u64,
+    /// Key sets are refreshed in the background this often.
+    pub jwks_refresh_seconds: u64,
+    pub issuers: Vec<IssuerConfig>,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        OAuthConfig {
+            jwks_min_refetch_seconds: 30,
+            jwks_refresh_seconds: 600,
+            issuers: Vec::new(),
+        }
+    }
+}
+
+/// One `[[oauth.issuers]]` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// Compared byte for byte with `iss` (Auth0's ends with `/`).
+    pub issuer: String,
+    /// Accepted `aud` values; a token must carry at least one.
+    pub audience: Vec<String>,
+    /// The JWKS address; without it, OIDC discovery from the issuer finds it.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    #[serde(default = "default_algorithms")]
+    pub algorithms: Vec<String>,
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    /// Claims that name the user, tried in order (`sub`; Entra ID: `oid`).
+    #[serde(default = "default_user_claims")]
+    pub user_claims: Vec<String>,
+    /// A claim whose values (`Admin`, `Member`, `Auditor`) add to the user's configured groups.
+    #[serde(default)]
+    pub groups_claim: Option<String>,
+}
+
+fn default_algorithms() -> Vec<String> {
+    vec!["RS256".to_owned(), "ES256".to_owned()]
+}
+
+fn default_leeway() -> u64 {
+    60
+}
+
+fn default_user_claims() -> Vec<String> {
+    vec!["sub".to_owned()]
+}
+
+/// Algorithms a JWKS key may verify: asymmetric only, so a public key is never an HMAC secret.
+pub const JWKS_ALGORITHMS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
 
 /// One `[[users]]` entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +164,7 @@ impl Default for Config {
                 management_tokens: HashParams::MANAGEMENT,
             },
             users: Vec::new(),
+            oauth: OAuthConfig::default(),
         }
     }
 }
@@ -166,6 +229,39 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| ConfigError(format!("log_level {:?}: {e}", self.log_level)))?;
         self.users()?;
+        for (i, issuer) in self.oauth.issuers.iter().enumerate() {
+            let at = |field: &str| format!("oauth.issuers[{i}].{field}");
+            if issuer.issuer.trim().is_empty() {
+                return Err(ConfigError(format!("{} must not be empty", at("issuer"))));
+            }
+            if issuer.audience.is_empty() {
+                return Err(ConfigError(format!(
+                    "{} must list at least one audience",
+                    at("audience")
+                )));
+            }
+            if issuer.user_claims.is_empty() {
+                return Err(ConfigError(format!(
+                    "{} must name at least one claim",
+                    at("user_claims")
+                )));
+            }
+            if issuer.algorithms.is_empty() {
+                return Err(ConfigError(format!(
+                    "{} must not be empty",
+                    at("algorithms")
+                )));
+            }
+            for alg in &issuer.algorithms {
+                if !JWKS_ALGORITHMS.contains(&alg.as_str()) {
+                    return Err(ConfigError(format!(
+                        "{}: {alg:?} is not accepted for JWKS keys; use one of {}",
+                        at("algorithms"),
+                        JWKS_ALGORITHMS.join(", ")
+                    )));
+                }
+            }
+        }
         if self.database_max_connections == 0 {
             return Err(ConfigError(
                 "database_max_connections must be at least 1".into(),

@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod identity;
+pub mod oauth;
 pub mod ops;
 pub mod store;
 pub mod telemetry;

@@ -48,7 +48,8 @@ pub struct Readiness {
     pub message: Option<&'static str>,
 }
 
-/// Readiness: the store answers and the server is not draining.
+/// Readiness: the store answers, identity provider keys have loaded (when OAuth is
+/// configured), and the server is not draining.
 #[utoipa::path(get, path = "/ready", tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
@@ -58,6 +59,8 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let started = crate::api::v0::tokens::rfc3339(state.started_at);
     let problem = if state.is_draining() {
         Some("shutting down")
+    } else if state.oauth.as_ref().is_some_and(|o| !o.keys_loaded()) {
+        Some("identity provider keys not loaded yet")
     } else {
         match tokio::time::timeout(READY_PROBE_TIMEOUT, state.store.ping()).await {
             Ok(Ok(())) => None,

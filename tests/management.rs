@@ -226,3 +226,47 @@ async fn configured_users_are_listed() {
         }])
     );
 }
+
+#[tokio::test]
+async fn an_expired_manual_management_token_is_refused() {
+    use tollgate::audit::{AuditEvent, Origin};
+    use tollgate::token::{NewToken, TokenKind, format, now};
+    let server = TestServer::start(Engine::Sqlite).await;
+    // Stored directly so that its expiry already lies in the past.
+    let store = server.db.open_store().await;
+    let pool = tollgate::verify::HashPool::new(
+        1,
+        1,
+        tollgate::config::HashParams::DATABASE,
+        tollgate::config::HashParams::MANAGEMENT,
+    )
+    .unwrap();
+    let minted = format::mint(TokenKind::Management).unwrap();
+    let new = NewToken {
+        id: minted.id.clone(),
+        kind: TokenKind::Management,
+        description: "short-lived automation".into(),
+        permissions: vec![],
+        operator: false,
+        token_prefix: format::display_prefix(TokenKind::Management, &minted.id),
+        secret_hash: pool
+            .hash(TokenKind::Management, minted.plain.clone())
+            .await
+            .unwrap(),
+        created_by: None,
+        created_at: now() - time::Duration::days(1),
+        expires_at: Some(now() - time::Duration::seconds(1)),
+    };
+    let audit = AuditEvent::new("test", "management_token.create", &Origin::default());
+    store.create_token(&new, &audit).await.unwrap();
+    let (status, body) = server
+        .call(Method::GET, "/api/v0/tokens", Some(&minted.plain), None)
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"code": 401, "message": "management token has expired"})
+        )
+    );
+}

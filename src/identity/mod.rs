@@ -118,6 +118,7 @@ impl Principal {
         match self {
             Principal::Operator { .. } => "the operator token".to_owned(),
             Principal::ManagementToken { .. } => "a manual management token".to_owned(),
+            Principal::User { id, groups } if groups.is_empty() => format!("user {id} (no groups)"),
             Principal::User { id, groups } => {
                 let groups: Vec<&str> = groups.iter().map(|g| g.as_str()).collect();
                 format!("user {id} (groups: {})", groups.join(", "))

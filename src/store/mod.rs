@@ -375,9 +375,14 @@ fn user_changes(
             Some(_) => continue,
         };
         let groups: Vec<&str> = user.groups.iter().map(|g| g.as_str()).collect();
+        let groups = if groups.is_empty() {
+            "none".to_owned()
+        } else {
+            groups.join(", ")
+        };
         let event = AuditEvent::new("config", action, origin)
             .target(user.id.clone())
-            .detail(format!("groups: {}", groups.join(", ")));
+            .detail(format!("groups: {groups}"));
         changes.push((event, Some(user.clone())));
     }
     for old in before

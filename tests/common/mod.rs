@@ -15,6 +15,8 @@ use tollgate::App;
 use tollgate::config::{Config, DatabaseUrl};
 use tollgate::store::{PoolOptions, Store};
 
+pub mod idp;
+
 pub const PG_ENV: &str = "TOLLGATE_TEST_DATABASE_URL";
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 

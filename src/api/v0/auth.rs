@@ -11,7 +11,8 @@ use axum::http::request::Parts;
 use super::ApiError;
 use crate::app::AppState;
 use crate::audit::{AuditEvent, Origin};
-use crate::identity::{Principal, Right};
+use crate::identity::{Group, Principal, Right};
+use crate::oauth::{self, JwtError};
 use crate::token::{TokenKind, Unusable, format};
 use crate::verify::Rejection;
 
@@ -111,9 +112,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, (Str
     let anonymous = |e| ("anonymous".to_owned(), e);
     let presented = credential(parts).map_err(anonymous)?;
     let Some(kind) = TokenKind::from_token(presented.value) else {
-        return Err(anonymous(ApiError::unauthorized(
-            "invalid management token",
-        )));
+        return authenticate_jwt(&presented, state).await;
     };
     // Only a well-formed token names an actor; its id is not secret.
     let actor = format::parse(presented.value)
@@ -131,6 +130,69 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, (Str
         Ok(token) => Ok(Principal::ManagementToken { token_id: token.id }),
         Err(rejection) => Err((actor, refusal(rejection, name))),
     }
+}
+
+/// An identity provider's access token: Bearer only, from a configured issuer, naming a user
+/// listed for this cluster.
+async fn authenticate_jwt(
+    presented: &Credential<'_>,
+    state: &AppState,
+) -> Result<Principal, (String, ApiError)> {
+    let anonymous = |e| ("anonymous".to_owned(), e);
+    if !oauth::looks_like_jwt(presented.value) {
+        return Err(anonymous(ApiError::unauthorized(
+            "invalid management token",
+        )));
+    }
+    if !presented.bearer {
+        return Err(anonymous(ApiError::unauthorized(
+            "OAuth access tokens must be sent as `Authorization: Bearer <token>`",
+        )));
+    }
+    let Some(oauth) = &state.oauth else {
+        return Err(anonymous(ApiError::unauthorized(
+            "OAuth is not configured on this cluster; use a management token",
+        )));
+    };
+    let identity = match oauth.verify(presented.value).await {
+        Ok(identity) => identity,
+        Err(JwtError::KeysUnavailable) => {
+            return Err(anonymous(ApiError::unavailable(
+                "identity provider keys are not loaded",
+            )));
+        }
+        Err(e) => {
+            tracing::info!(reason = %e, "JWT refused");
+            return Err(anonymous(ApiError::unauthorized(e.to_string())));
+        }
+    };
+    let actor = format!("user:{}", identity.user_id);
+    let user = state
+        .store
+        .find_user(&identity.user_id)
+        .await
+        .map_err(|e| (actor.clone(), ApiError::unavailable(&e.to_string())))?
+        .ok_or_else(|| {
+            (
+                actor.clone(),
+                ApiError::forbidden(format!(
+                    "user {} is not authorized for this cluster",
+                    identity.user_id
+                )),
+            )
+        })?;
+    let mut groups = user.groups;
+    for name in &identity.claimed_groups {
+        if let Some(group) = Group::parse(name)
+            && !groups.contains(&group)
+        {
+            groups.push(group);
+        }
+    }
+    Ok(Principal::User {
+        id: user.id,
+        groups,
+    })
 }
 
 fn refusal(rejection: Rejection, kind: &str) -> ApiError {
