@@ -113,16 +113,7 @@ impl KeySet {
             Some(url) => url.clone(),
             None => self.discover().await?,
         };
-        let set: JwkSet = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("GET {url}: {e}"))?
-            .json()
-            .await
-            .map_err(|e| format!("{url} is not a JWK set: {e}"))?;
+        let set: JwkSet = self.get_json(&url, "a JWK set").await?;
         let mut keys = HashMap::new();
         for jwk in &set.keys {
             // Symmetric keys are never accepted from a JWKS.
@@ -144,16 +135,7 @@ impl KeySet {
             "{}/.well-known/openid-configuration",
             self.issuer.trim_end_matches('/')
         );
-        let discovery: Discovery = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("GET {url}: {e}"))?
-            .json()
-            .await
-            .map_err(|e| format!("{url} is not an OIDC discovery document: {e}"))?;
+        let discovery: Discovery = self.get_json(&url, "an OIDC discovery document").await?;
         if discovery.issuer != self.issuer {
             return Err(format!(
                 "{url} names issuer {:?}, not the configured {:?}",
@@ -161,5 +143,21 @@ impl KeySet {
             ));
         }
         Ok(discovery.jwks_uri)
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        what: &str,
+    ) -> Result<T, String> {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("GET {url}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("{url} is not {what}: {e}"))
     }
 }
