@@ -173,7 +173,9 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("Management token (M.V1.…); `Token <t>` is accepted too")
+                    .bearer_format(
+                        "A management token (M.V1.…, also as `Token <t>`) or an OAuth access token (JWT)",
+                    )
                     .build(),
             ),
         );
