@@ -284,3 +284,43 @@ async fn the_store_going_away_turns_into_503_with_retry_after_not_a_4xx() {
         "liveness never touches the store"
     );
 }
+
+#[tokio::test]
+async fn a_saturated_hashing_pool_answers_503_with_retry_after_instead_of_queueing() {
+    let db = common::TestDatabase::new(Engine::Sqlite).await;
+    // One hashing thread and no queue: concurrent management checks (about 16 ms of argon2
+    // each at the OWASP setting) cannot all be admitted.
+    let server = TestServer::start_with(db, |config| {
+        config.argon2.threads = 1;
+        config.argon2.queue = 0;
+    })
+    .await;
+    let requests = (0..12).map(|_| {
+        server
+            .client
+            .get(format!("{}/api/v0/tokens", server.base))
+            .bearer_auth(&server.operator_token)
+            .send()
+    });
+    let responses = futures_util::future::join_all(requests).await;
+    let mut ok = 0;
+    let mut busy = 0;
+    for response in responses {
+        let response = response.unwrap();
+        match response.status() {
+            StatusCode::OK => ok += 1,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(response.headers()["retry-after"], "1");
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(
+                    body["message"],
+                    "service temporarily unavailable; retry later"
+                );
+                busy += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(ok >= 1, "the admitted check succeeds");
+    assert!(busy >= 1, "the rest are refused at once, not queued");
+}
