@@ -1,7 +1,7 @@
 //! The application: shared state, the router, and `launch`, which serves a bound listener
 //! until a shutdown future resolves (tests start the real server through it).
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,6 +82,8 @@ pub enum LaunchError {
 pub struct App {
     state: AppState,
     pub bootstrap: Bootstrap,
+    drain: Duration,
+    grace: Duration,
 }
 
 impl App {
@@ -111,10 +113,17 @@ impl App {
         }
         let bootstrap =
             bootstrap::ensure_operator_token(&state.store, &state.tokens, &config.data_dir).await?;
-        Ok(App { state, bootstrap })
+        Ok(App {
+            state,
+            bootstrap,
+            drain: Duration::from_secs(config.shutdown_drain_seconds),
+            grace: Duration::from_secs(config.shutdown_grace_seconds),
+        })
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests and closes the store.
+    /// Serves until `shutdown` resolves; then reports not ready while still serving for the
+    /// drain period, stops accepting, finishes in-flight requests within the grace period,
+    /// and closes the store.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -128,16 +137,38 @@ impl App {
             engine = ?state.store.engine(),
             "listening"
         );
-        axum::serve(
+        let (drain, grace) = (self.drain, self.grace);
+        let (stopping, stopped_accepting) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
+            // Readiness turns false first, so load balancers stop sending before we stop taking.
             draining.store(true, Ordering::Relaxed);
+            tracing::info!(
+                drain_seconds = drain.as_secs(),
+                "draining: not ready, still serving"
+            );
+            tokio::time::sleep(drain).await;
             tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping.send(());
         })
-        .await?;
+        .into_future();
+        tokio::pin!(serve);
+        tokio::select! {
+            served = &mut serve => served?,
+            () = async {
+                if stopped_accepting.await.is_ok() {
+                    tokio::time::sleep(grace).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; dropping remaining connections");
+            }
+        }
         state.store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -25,6 +25,10 @@ pub struct Config {
     pub database_max_connections: u32,
     /// How long a request waits for a store connection before answering 503.
     pub database_acquire_timeout_seconds: u64,
+    /// After SIGTERM: seconds of reporting not ready while still serving (for load balancers).
+    pub shutdown_drain_seconds: u64,
+    /// Then: seconds in-flight requests get to finish before connections are dropped.
+    pub shutdown_grace_seconds: u64,
     pub argon2: Argon2Config,
     /// The people allowed to administer this cluster (Clustered's admin user list).
     pub users: Vec<UserConfig>,
@@ -157,6 +161,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             database_max_connections: 16,
             database_acquire_timeout_seconds: 5,
+            shutdown_drain_seconds: 0,
+            shutdown_grace_seconds: 30,
             argon2: Argon2Config {
                 threads: 0,
                 queue: 64,

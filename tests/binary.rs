@@ -20,6 +20,7 @@ struct Running {
     child: Child,
     base: String,
     logs: Arc<Mutex<String>>,
+    events: mpsc::Receiver<Value>,
 }
 
 fn command(dir: &Path) -> Command {
@@ -29,7 +30,12 @@ fn command(dir: &Path) -> Command {
 }
 
 fn serve(dir: &Path, args: &[&str]) -> Running {
+    serve_with_env(dir, args, &[])
+}
+
+fn serve_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
     let mut child = command(dir)
+        .envs(env.iter().copied())
         .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
         .args(args)
         .stdout(Stdio::null())
@@ -38,47 +44,67 @@ fn serve(dir: &Path, args: &[&str]) -> Running {
         .expect("spawn tollgate");
     let stderr = child.stderr.take().expect("stderr");
     let logs = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = mpsc::channel();
+    let (tx, events) = mpsc::channel();
     let sink = logs.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(event) = serde_json::from_str::<Value>(&line)
-                && event["message"] == "listening"
-            {
-                let _ = tx.send(event["address"].as_str().unwrap_or_default().to_owned());
+            if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                let _ = tx.send(event);
             }
             let mut all = sink.lock().unwrap();
             all.push_str(&line);
             all.push('\n');
         }
     });
-    let address = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!("tollgate did not start:\n{}", logs.lock().unwrap())
-        });
-    Running {
+    let mut running = Running {
         child,
-        base: format!("http://{address}"),
+        base: String::new(),
         logs,
-    }
+        events,
+    };
+    let listening = running.wait_for("listening");
+    running.base = format!("http://{}", listening["address"].as_str().unwrap());
+    running
 }
 
 impl Running {
-    /// SIGTERM, then the exit status must be success.
-    fn terminate(mut self) -> String {
+    /// The next log event with this message (waits on the process's own output).
+    fn wait_for(&mut self, message: &str) -> Value {
+        loop {
+            match self.events.recv_timeout(Duration::from_secs(60)) {
+                Ok(event) if event["message"] == message => return event,
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("no {message:?} log line:\n{}", self.logs.lock().unwrap())
+                }
+            }
+        }
+    }
+
+    fn signal_term(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill");
         assert!(status.success());
+    }
+
+    /// SIGTERM, then the exit status must be success.
+    fn terminate(mut self) -> String {
+        self.signal_term();
+        self.wait_exit()
+    }
+
+    fn wait_exit(&mut self) -> String {
         let exit = self.child.wait().expect("wait");
         assert!(
             exit.success(),
             "exit {exit:?}\n{}",
             self.logs.lock().unwrap()
         );
+        // The reader thread ends at EOF and drops its sender: then every line is in `logs`.
+        while self.events.recv_timeout(Duration::from_secs(10)).is_ok() {}
         std::mem::take(&mut *self.logs.lock().unwrap())
     }
 }
@@ -436,4 +462,43 @@ fn the_example_configurations_in_config_are_valid() {
         assert!(ok, "{name}: {err}");
         assert!(out.contains("bind ="), "{name}");
     }
+}
+
+#[tokio::test]
+async fn on_sigterm_readiness_turns_false_while_requests_are_still_served_then_it_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve_with_env(dir.path(), &[], &[("TOLLGATE_SHUTDOWN_DRAIN_SECONDS", "2")]);
+    let operator = read_operator_token(&dir.path().join("data"));
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(format!("{}/ready", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    server.signal_term();
+    server.wait_for("draining: not ready, still serving");
+    let ready = client
+        .get(format!("{}/ready", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["message"], "shutting down");
+    // Still serving during the drain: load balancers that have not noticed lose nothing.
+    let listed = client
+        .get(format!("{}/api/v0/tokens", server.base))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+
+    let logs = server.wait_exit();
+    assert!(logs.contains("\"message\":\"stopped\""), "{logs}");
 }
