@@ -169,6 +169,15 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
+/// Fails if `haystack` holds any of `tokens`, whole or just their secret segment.
+fn assert_no_token(haystack: &[u8], tokens: &[&str], place: &str) {
+    for token in tokens {
+        for secret in [*token, secret_part(token)] {
+            assert!(!contains(haystack, secret), "a token is in {place}");
+        }
+    }
+}
+
 /// The secret segment of a token: what is left after its prefix and 16-hex id.
 fn secret_part(token: &str) -> &str {
     let body = token
@@ -213,14 +222,7 @@ async fn a_fresh_start_on_sqlite_needs_no_setup_and_no_token_reaches_a_log_or_th
         logs.contains("operator token written"),
         "the token file's path is logged"
     );
-    for secret in [
-        token.as_str(),
-        secret_part(&token),
-        operator.as_str(),
-        secret_part(&operator),
-    ] {
-        assert!(!logs.contains(secret), "a token reached the log");
-    }
+    assert_no_token(logs.as_bytes(), &[&token, &operator], "the log");
     let files: Vec<PathBuf> = files_under(&data)
         .into_iter()
         .filter(|p| !p.ends_with("operator-token"))
@@ -231,18 +233,7 @@ async fn a_fresh_start_on_sqlite_needs_no_setup_and_no_token_reaches_a_log_or_th
     );
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
-        for secret in [
-            token.as_str(),
-            secret_part(&token),
-            operator.as_str(),
-            secret_part(&operator),
-        ] {
-            assert!(
-                !contains(&bytes, secret),
-                "a token is stored in {}",
-                file.display()
-            );
-        }
+        assert_no_token(&bytes, &[&token, &operator], &file.display().to_string());
     }
 }
 
@@ -316,17 +307,7 @@ async fn two_replicas_starting_together_on_one_fresh_postgres_mint_exactly_one_o
         contains(&dump.stdout, "$argon2id$"),
         "the dump holds the hashes"
     );
-    for secret in [
-        token.as_str(),
-        secret_part(&token),
-        operator.as_str(),
-        secret_part(&operator),
-    ] {
-        assert!(
-            !contains(&dump.stdout, secret),
-            "a token is in the PostgreSQL dump"
-        );
-    }
+    assert_no_token(&dump.stdout, &[&token, &operator], "the PostgreSQL dump");
     pool.close().await;
     a.terminate();
     b.terminate();

@@ -11,7 +11,7 @@ use super::ApiError;
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiQuery, token_id};
-use super::tokens::{ListParams, list, rfc3339};
+use super::tokens::{ListParams, list, revoke, rfc3339};
 use crate::app::AppState;
 use crate::identity::Right;
 use crate::token::{Token, TokenKind};
@@ -158,18 +158,5 @@ pub async fn delete_management_token(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = token_id(&id)?;
-    caller
-        .require(&state, Right::RevokeManagementTokens, Some(id.as_str()))
-        .await?;
-    state
-        .tokens
-        .revoke(
-            &caller.principal,
-            &caller.origin,
-            TokenKind::Management,
-            &id,
-        )
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    revoke(&state, &caller, TokenKind::Management, &id).await
 }

@@ -425,13 +425,25 @@ pub async fn delete_token(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = token_id(&id)?;
-    caller
-        .require(&state, Right::ChangeDatabaseTokens, Some(id.as_str()))
-        .await?;
+    revoke(&state, &caller, TokenKind::Database, &id).await
+}
+
+/// DELETE of either kind: a soft revoke, 204 also when already revoked.
+pub async fn revoke(
+    state: &AppState,
+    caller: &Caller,
+    kind: TokenKind,
+    raw_id: &str,
+) -> Result<StatusCode, ApiError> {
+    let id = token_id(raw_id)?;
+    let right = match kind {
+        TokenKind::Database => Right::ChangeDatabaseTokens,
+        TokenKind::Management => Right::RevokeManagementTokens,
+    };
+    caller.require(state, right, Some(id.as_str())).await?;
     state
         .tokens
-        .revoke(&caller.principal, &caller.origin, TokenKind::Database, &id)
+        .revoke(&caller.principal, &caller.origin, kind, &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
