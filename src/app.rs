@@ -35,6 +35,9 @@ use crate::token::service::TokenService;
 use crate::verify::{HashPool, PoolError, Verifier};
 use crate::{authz, ops};
 
+/// How long shutdown waits for the store's connections to close.
+const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -169,7 +172,14 @@ impl App {
                 tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; dropping remaining connections");
             }
         }
-        state.store.close().await;
+        // Closing waits for checked-out connections; a request still hung after the grace
+        // period must not hold the process past it.
+        if tokio::time::timeout(STORE_CLOSE_TIMEOUT, state.store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("store connections still busy; exiting without waiting for them");
+        }
         tracing::info!("stopped");
         Ok(())
     }
