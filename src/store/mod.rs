@@ -448,12 +448,7 @@ macro_rules! token_queries {
             }
 
             pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-                let rows: Vec<UserRow> = sqlx::query_as(
-                    "SELECT id, first_name, last_name, email, groups FROM users ORDER BY id",
-                )
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(User::from).collect())
+                all_users(&self.pool).await
             }
 
             pub async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
@@ -472,14 +467,7 @@ macro_rules! token_queries {
                 origin: &Origin,
             ) -> Result<Vec<AuditEvent>, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let before: Vec<User> = sqlx::query_as::<_, UserRow>(
-                    "SELECT id, first_name, last_name, email, groups FROM users ORDER BY id",
-                )
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .map(User::from)
-                .collect();
+                let before = all_users(&mut *tx).await?;
                 let changes = user_changes(&before, users, origin);
                 for (event, user) in &changes {
                     match user {
@@ -600,10 +588,7 @@ macro_rules! token_queries {
             }
 
             pub async fn has_operator_token(&self) -> Result<bool, StoreError> {
-                let minted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE operator")
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(minted > 0)
+                operator_minted(&self.pool).await
             }
 
             pub async fn bootstrap_operator(
@@ -612,10 +597,7 @@ macro_rules! token_queries {
                 audit: &AuditEvent,
             ) -> Result<bool, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let minted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE operator")
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if minted > 0 {
+                if operator_minted(&mut *tx).await? {
                     return Ok(false);
                 }
                 insert_token(operator).fetch_one(&mut *tx).await?;
@@ -647,6 +629,28 @@ macro_rules! token_queries {
             pub async fn close(&self) {
                 self.pool.close().await;
             }
+        }
+
+        /// Every configured user, on the pool or inside a transaction.
+        async fn all_users<'e>(
+            executor: impl sqlx::Executor<'e, Database = $db>,
+        ) -> Result<Vec<User>, StoreError> {
+            let rows: Vec<UserRow> = sqlx::query_as(
+                "SELECT id, first_name, last_name, email, groups FROM users ORDER BY id",
+            )
+            .fetch_all(executor)
+            .await?;
+            Ok(rows.into_iter().map(User::from).collect())
+        }
+
+        /// Whether an operator token was ever minted (revoked ones count).
+        async fn operator_minted<'e>(
+            executor: impl sqlx::Executor<'e, Database = $db>,
+        ) -> Result<bool, StoreError> {
+            let minted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE operator")
+                .fetch_one(executor)
+                .await?;
+            Ok(minted > 0)
         }
 
         fn insert_audit(
