@@ -1,9 +1,7 @@
 //! `/api/v0/audit`: the audit log, for Admin and Auditor.
 
-use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -11,7 +9,8 @@ use super::ApiError;
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::extract::ApiQuery;
-use super::tokens::{MAX_PAGE, rfc3339};
+use super::paging::{json_page, page_limit};
+use super::tokens::rfc3339;
 use crate::app::AppState;
 use crate::audit::{AuditRecord, Outcome};
 use crate::identity::Right;
@@ -85,11 +84,7 @@ pub async fn list_audit(
 ) -> Result<Response, ApiError> {
     caller.require(&state, Right::ReadAudit, None).await?;
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit must be between 1 and {MAX_PAGE}"
-        )));
-    }
+    let limit = page_limit(limit)?;
     let since = params
         .since
         .as_deref()
@@ -109,16 +104,12 @@ pub async fn list_audit(
         .then(|| records.last().map(|r| r.id))
         .flatten();
     let views: Vec<AuditEntryView> = records.into_iter().map(AuditEntryView::from).collect();
-    let mut response = Json(views).into_response();
-    if let Some(last) = next {
+    let next = next.map(|last| {
         let since = params
             .since
             .map(|s| format!("&since={s}"))
             .unwrap_or_default();
-        let link = format!("</api/v0/audit?limit={limit}&after={last}{since}>; rel=\"next\"");
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            response.headers_mut().insert(header::LINK, value);
-        }
-    }
-    Ok(response)
+        format!("/api/v0/audit?limit={limit}&after={last}{since}")
+    });
+    Ok(json_page(views, next))
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod management_tokens;
+pub mod paging;
 pub mod tokens;
 pub mod users;
 

@@ -15,6 +15,7 @@ use super::ApiError;
 use super::auth::Caller;
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiQuery, token_id};
+use super::paging::{json_page, page_limit};
 use crate::app::AppState;
 use crate::identity::Right;
 use crate::token::rules::RuleError;
@@ -23,7 +24,6 @@ use crate::token::{Action, Token, TokenKind};
 
 /// Page size when streaming a whole list.
 const STREAM_PAGE: u32 = 500;
-pub const MAX_PAGE: u32 = 1000;
 
 /// One database permission: an action on a database, or on every database with `*`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -235,27 +235,19 @@ pub async fn list<V: Serialize + Send + 'static>(
         TokenKind::Management => "/api/v0/management-tokens",
     };
     if let Some(limit) = params.limit {
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::bad_request(format!(
-                "limit must be between 1 and {MAX_PAGE}"
-            )));
-        }
+        let limit = page_limit(limit)?;
         let page = state
             .tokens
             .list(kind, include_revoked, after.as_ref(), limit)
             .await?;
-        let views: Vec<V> = page.iter().map(view).collect();
-        let mut response = Json(views).into_response();
-        if let (true, Some(last)) = (page.len() == limit as usize, page.last()) {
-            let link = format!(
-                "<{path}?limit={limit}&after={}&include_revoked={include_revoked}>; rel=\"next\"",
+        let next = match (page.len() == limit as usize, page.last()) {
+            (true, Some(last)) => Some(format!(
+                "{path}?limit={limit}&after={}&include_revoked={include_revoked}",
                 last.id
-            );
-            if let Ok(value) = HeaderValue::from_str(&link) {
-                response.headers_mut().insert(header::LINK, value);
-            }
-        }
-        return Ok(response);
+            )),
+            _ => None,
+        };
+        return Ok(json_page(page.iter().map(view).collect(), next));
     }
     // The first page is read before answering, so an outage is a 503, not a broken 200.
     let first = state
