@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiError;
@@ -105,9 +106,10 @@ pub async fn list_audit(
         .flatten();
     let views: Vec<AuditEntryView> = records.into_iter().map(AuditEntryView::from).collect();
     let next = next.map(|last| {
-        let since = params
-            .since
-            .map(|s| format!("&since={s}"))
+        // The parsed instant in UTC: a client's `+hh:mm` would read as a space in a query.
+        let since = since
+            .and_then(|at| at.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok())
+            .map(|at| format!("&since={at}"))
             .unwrap_or_default();
         format!("/api/v0/audit?limit={limit}&after={last}{since}")
     });
