@@ -7,13 +7,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use axum::ServiceExt;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use rand::RngExt;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -26,11 +30,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::v0::{self, ApiError};
+use crate::api::v2::{self, V2Error};
 use crate::audit::Origin;
 use crate::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::config::Config;
 use crate::oauth::OAuth;
 use crate::store::{Store, StoreError};
+use crate::tenant::authorizations::Authorizations;
+use crate::tenant::service::Tenants;
 use crate::token::service::TokenService;
 use crate::verify::{HashPool, PoolError, Verifier};
 use crate::{authz, ops};
@@ -43,6 +50,9 @@ const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct AppState {
     pub store: Store,
     pub tokens: TokenService,
+    /// The v2 API's use cases: users, orgs, setup; and authorizations.
+    pub tenants: Tenants,
+    pub authorizations: Authorizations,
     pub verifier: Verifier,
     pub started_at: OffsetDateTime,
     /// Identity providers, when `[[oauth.issuers]]` are configured.
@@ -52,8 +62,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, pool: HashPool, oauth: Option<OAuth>) -> Self {
+        let tokens = TokenService::new(store.clone(), pool.clone());
         AppState {
-            tokens: TokenService::new(store.clone(), pool.clone()),
+            tenants: Tenants::new(store.clone(), tokens.clone()),
+            authorizations: Authorizations::new(store.clone(), tokens.clone()),
+            tokens,
             verifier: Verifier::new(store.clone(), pool),
             store,
             started_at: OffsetDateTime::now_utc(),
@@ -142,9 +155,11 @@ impl App {
         );
         let (drain, grace) = (self.drain, self.grace);
         let (stopping, stopped_accepting) = tokio::sync::oneshot::channel::<()>();
+        // Before routing: InfluxDB treats `/api/v2/users/` as `/api/v2/users`, and scripts rely on it.
+        let app = NormalizePathLayer::trim_trailing_slash().layer(router);
         let serve = axum::serve(
             listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -198,7 +213,7 @@ pub async fn launch(
 #[openapi(
     info(
         title = "tollgate",
-        description = "Token authority for InfluxDB-style clusters: database tokens, management tokens, data-path decisions."
+        description = "Token authority for InfluxDB-style clusters: database tokens, management tokens, data-path decisions, and the InfluxDB v2 authorizations API."
     ),
     modifiers(&SecuritySchemes)
 )]
@@ -219,6 +234,15 @@ impl Modify for SecuritySchemes {
                     )
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "v2_token",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "Authorization",
+                    "`Token <token>` or `Bearer <token>`: a v2 authorization, or a management token acting as operator",
+                ),
+            )),
         );
     }
 }
@@ -242,6 +266,25 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(v0::users::list_users))
         .routes(routes!(v0::audit::list_audit))
+        .routes(routes!(v2::setup::get_setup, v2::setup::post_setup))
+        .routes(routes!(
+            v2::authorizations::create_authorization,
+            v2::authorizations::list_authorizations
+        ))
+        .routes(routes!(
+            v2::authorizations::get_authorization,
+            v2::authorizations::update_authorization,
+            v2::authorizations::delete_authorization
+        ))
+        .routes(routes!(v2::users::create_user, v2::users::list_users))
+        .routes(routes!(
+            v2::users::get_user,
+            v2::users::update_user,
+            v2::users::delete_user
+        ))
+        .routes(routes!(v2::users::me))
+        .routes(routes!(v2::orgs::create_org, v2::orgs::list_orgs))
+        .routes(routes!(v2::orgs::get_org, v2::orgs::delete_org))
         .routes(routes!(authz::authorize))
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
@@ -259,9 +302,19 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(openapi.as_ref().clone()) }
             }),
         )
-        .fallback(|| async { ApiError::not_found("path not found") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        .fallback(|uri: Uri| async move {
+            if is_v2(&uri) {
+                V2Error::not_found("path not found").into_response()
+            } else {
+                ApiError::not_found("path not found").into_response()
+            }
+        })
+        .method_not_allowed_fallback(|uri: Uri| async move {
+            if is_v2(&uri) {
+                V2Error::new("method not allowed", "method not allowed").into_response()
+            } else {
+                ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response()
+            }
         })
         .layer(DefaultBodyLimit::max(v0::extract::MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(
@@ -298,6 +351,11 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), RandomRequestId))
         .with_state(state)
+}
+
+/// Unmatched paths under `/api/v2` answer in the v2 error shape.
+fn is_v2(uri: &Uri) -> bool {
+    uri.path().starts_with("/api/v2/") || uri.path() == "/api/v2"
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static(v0::auth::REQUEST_ID_HEADER);

@@ -12,6 +12,7 @@ pub mod oauth;
 pub mod ops;
 pub mod store;
 pub mod telemetry;
+pub mod tenant;
 pub mod token;
 pub mod verify;
 

@@ -174,6 +174,9 @@ async fn a_list_larger_than_a_stream_page_arrives_whole_and_pages_with_limit_and
                     created_by: None,
                     created_at: tollgate::token::now(),
                     expires_at: None,
+                    status: tollgate::token::Status::Active,
+                    user_id: None,
+                    org_id: None,
                 },
                 &tollgate::audit::AuditEvent::new("test", "token.create", &Default::default()),
             )

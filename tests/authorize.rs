@@ -55,6 +55,9 @@ on_both_engines! {
             created_by: None,
             created_at: now() - Duration::days(2),
             expires_at: Some(now() - Duration::seconds(1)),
+            status: tollgate::token::Status::Active,
+            user_id: None,
+            org_id: None,
         }, &tollgate::audit::AuditEvent::new("test", "token.create", &Default::default())).await.unwrap();
         let decision = server.authorize(&minted.plain, json!([{"action": "read", "database": "db"}])).await;
         assert_eq!(decision, json!({"valid": false, "permissions": []}));

@@ -256,6 +256,9 @@ async fn an_expired_manual_management_token_is_refused() {
         created_by: None,
         created_at: now() - time::Duration::days(1),
         expires_at: Some(now() - time::Duration::seconds(1)),
+        status: tollgate::token::Status::Active,
+        user_id: None,
+        org_id: None,
     };
     let audit = AuditEvent::new("test", "management_token.create", &Origin::default());
     store.create_token(&new, &audit).await.unwrap();

@@ -26,6 +26,9 @@ fn new_token(kind: TokenKind, id: &str) -> NewToken {
         created_by: Some("00000000000000aa".to_owned()),
         created_at: now(),
         expires_at: Some(now() + Duration::days(30)),
+        status: tollgate::token::Status::Active,
+        user_id: None,
+        org_id: None,
     }
 }
 
@@ -286,5 +289,94 @@ on_both_engines! {
         let logged = case.store.list_audit(None, None, 100).await.unwrap();
         assert_eq!(logged.len(), 6);
         assert!(logged.iter().all(|e| e.event.actor == "config"));
+    }
+}
+
+fn v2_user(n: u64, name: &str) -> tollgate::tenant::V2User {
+    tollgate::tenant::V2User {
+        id: TokenId::parse(&id(n)).unwrap(),
+        name: name.to_owned(),
+        status: Status::Active,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn org(n: u64, name: &str) -> tollgate::tenant::Org {
+    tollgate::tenant::Org {
+        id: TokenId::parse(&id(n)).unwrap(),
+        name: name.to_owned(),
+        description: String::new(),
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn owned_token(n: u64, user: u64, org: u64) -> NewToken {
+    NewToken {
+        user_id: Some(TokenId::parse(&id(user)).unwrap()),
+        org_id: Some(TokenId::parse(&id(org)).unwrap()),
+        ..new_token(TokenKind::Database, &id(n))
+    }
+}
+
+on_both_engines! {
+    async fn concurrent_setups_complete_exactly_once(case: StoreCase) {
+        let attempts = (0..4u64).map(|n| {
+            let store = case.store.clone();
+            tokio::spawn(async move {
+                store
+                    .complete_setup(&v2_user(100 + n, &format!("admin{n}")), &org(200 + n, &format!("org{n}")), &owned_token(300 + n, 100 + n, 200 + n), &audit("setup.complete"))
+                    .await
+            })
+        });
+        let mut completed = 0;
+        for attempt in attempts {
+            if attempt.await.unwrap().unwrap() {
+                completed += 1;
+            }
+        }
+        assert_eq!(completed, 1);
+        assert!(!case.store.setup_allowed().await.unwrap());
+        assert_eq!(case.store.list_v2_users(None, 0, 10).await.unwrap().len(), 1);
+        assert_eq!(case.store.list_orgs(0, 10, false).await.unwrap().len(), 1);
+    }
+
+    async fn taken_names_are_the_same_named_conflict_on_both_engines(case: StoreCase) {
+        case.store.create_v2_user(&v2_user(1, "iot"), &audit("v2_user.create")).await.unwrap();
+        match case.store.create_v2_user(&v2_user(2, "iot"), &audit("v2_user.create")).await {
+            Err(StoreError::Conflict(name)) => assert_eq!(name, "v2_users_name_unique"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        case.store.create_org(&org(3, "o"), &audit("org.create")).await.unwrap();
+        match case.store.create_org(&org(4, "o"), &audit("org.create")).await {
+            Err(StoreError::Conflict(name)) => assert_eq!(name, "orgs_name_unique"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+
+    async fn a_v2_token_reads_back_with_its_owner_state_and_dies_with_its_user(case: StoreCase) {
+        case.store.create_v2_user(&v2_user(1, "iot"), &audit("v2_user.create")).await.unwrap();
+        case.store.create_org(&org(2, "o"), &audit("org.create")).await.unwrap();
+        assert!(case.store.create_owned_token(&owned_token(10, 9, 2), &audit("token.create")).await.unwrap().is_none(), "unknown user");
+        assert!(case.store.create_owned_token(&owned_token(10, 1, 9), &audit("token.create")).await.unwrap().is_none(), "unknown org");
+        case.store.create_owned_token(&owned_token(10, 1, 2), &audit("token.create")).await.unwrap().expect("created");
+        let token_id = TokenId::parse(&id(10)).unwrap();
+        let user_id = TokenId::parse(&id(1)).unwrap();
+        let owner = |case: &StoreCase| {
+            let (store, token_id) = (case.store.clone(), token_id.clone());
+            async move { store.find_token(&token_id).await.unwrap().unwrap() }
+        };
+        assert_eq!(owner(&case).await.owner, Some(tollgate::token::Owner::Active));
+        case.store.update_v2_user(&user_id, None, Some(Status::Inactive), &audit("v2_user.update")).await.unwrap();
+        let token = owner(&case).await;
+        assert_eq!(token.unusable_at(now()), Some(tollgate::token::Unusable::OwnerInactive));
+        assert_eq!(case.store.delete_v2_user(&user_id, &audit("v2_user.delete")).await.unwrap(), Some(1));
+        let token = owner(&case).await;
+        assert!(token.revoked_at.is_some());
+        assert_eq!(token.owner, Some(tollgate::token::Owner::Missing));
+        assert_eq!(case.store.delete_v2_user(&user_id, &audit("v2_user.delete")).await.unwrap(), None);
+        let filter = tollgate::store::OwnedTokens::default();
+        assert!(case.store.list_owned_tokens(&filter, Page { after: None, limit: 10 }).await.unwrap().is_empty());
     }
 }

@@ -1,3 +1,5 @@
 //! HTTP surfaces that speak to people and scripts.
 
+pub mod stream;
 pub mod v0;
+pub mod v2;

@@ -103,6 +103,15 @@ impl Principal {
         }
     }
 
+    /// Whether this caller administers the cluster: the operator token, a manual management
+    /// token, or an Admin user. These act as InfluxDB's operator on the v2 API.
+    pub fn is_administrator(&self) -> bool {
+        match self {
+            Principal::Operator { .. } | Principal::ManagementToken { .. } => true,
+            Principal::User { groups, .. } => groups.contains(&Group::Admin),
+        }
+    }
+
     /// The non-secret identity recorded as the actor in the audit log.
     pub fn actor(&self) -> String {
         match self {

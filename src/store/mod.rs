@@ -12,7 +12,8 @@ use time::OffsetDateTime;
 use crate::audit::{AuditEvent, AuditRecord, Origin, Outcome};
 use crate::config::{Config, DatabaseUrl, Engine};
 use crate::identity::{Group, User};
-use crate::token::{NewToken, Permission, Status, Token, TokenId, TokenKind};
+use crate::tenant::{Org, V2User};
+use crate::token::{NewToken, Owner, Permission, Status, Token, TokenId, TokenKind};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -41,7 +42,10 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) => {
                 let code = db.code().unwrap_or_default();
                 if db.kind() == ErrorKind::UniqueViolation {
-                    let name = db.constraint().unwrap_or(db.message());
+                    let name = db
+                        .constraint()
+                        .or_else(|| sqlite_unique_constraint(db.message()))
+                        .unwrap_or(db.message());
                     return StoreError::Conflict(name.to_owned());
                 }
                 // PostgreSQL: connection, resources, operator intervention, serialization.
@@ -60,12 +64,36 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// SQLite names the columns, not the constraint, of a unique violation; map them back to
+/// the constraint names the PostgreSQL migrations give, so callers match one name.
+fn sqlite_unique_constraint(message: &str) -> Option<&'static str> {
+    let columns = message.strip_prefix("UNIQUE constraint failed: ")?;
+    Some(match columns {
+        "tokens.id" => "tokens_pkey",
+        "tokens.operator" => "tokens_one_active_operator",
+        "orgs.id" => "orgs_pkey",
+        "orgs.name" => "orgs_name_unique",
+        "v2_users.id" => "v2_users_pkey",
+        "v2_users.name" => "v2_users_name_unique",
+        "setup.id" => "setup_pkey",
+        "users.id" => "users_pkey",
+        _ => return None,
+    })
+}
+
 /// What a revoke found.
 #[derive(Debug)]
 pub enum Revocation {
     Revoked(Token),
     AlreadyRevoked(Token),
     NotFound,
+}
+
+/// Which v2 authorizations to list; `None` filters nothing.
+#[derive(Debug, Default)]
+pub struct OwnedTokens<'a> {
+    pub user_id: Option<&'a TokenId>,
+    pub org_id: Option<&'a TokenId>,
 }
 
 /// One page of a keyset-paged list, ordered by id.
@@ -223,6 +251,134 @@ impl Store {
         dispatch!(self, s => s.replace_operator(operator, audit).await)
     }
 
+    /// Stores a v2 authorization, unless its user or org does not exist (then `None`).
+    pub async fn create_owned_token(
+        &self,
+        token: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<Option<Token>, StoreError> {
+        dispatch!(self, s => s.create_owned_token(token, audit).await)
+    }
+
+    /// Live v2 authorizations (owned by a user and an org), ordered by id, one page.
+    pub async fn list_owned_tokens(
+        &self,
+        filter: &OwnedTokens<'_>,
+        page: Page<'_>,
+    ) -> Result<Vec<Token>, StoreError> {
+        dispatch!(self, s => s.list_owned_tokens(filter, page).await)
+    }
+
+    /// Changes a live v2 authorization's status and/or description, with its audit entry.
+    pub async fn update_owned_token(
+        &self,
+        id: &TokenId,
+        status: Option<Status>,
+        description: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<Option<Token>, StoreError> {
+        dispatch!(self, s => s.update_owned_token(id, status, description, audit).await)
+    }
+
+    /// Whether `POST /api/v2/setup` may still run: never run, and no v2 user or org exists.
+    pub async fn setup_allowed(&self) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.setup_allowed().await)
+    }
+
+    /// Stores the first user, org and operator authorization in one transaction.
+    /// `false` when setup is no longer allowed.
+    pub async fn complete_setup(
+        &self,
+        user: &V2User,
+        org: &Org,
+        token: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        match dispatch!(self, s => s.complete_setup(user, org, token, audit).await) {
+            Err(StoreError::Conflict(c)) if c == "setup_pkey" => Ok(false),
+            other => other,
+        }
+    }
+
+    pub async fn find_v2_user(&self, id: &TokenId) -> Result<Option<V2User>, StoreError> {
+        dispatch!(self, s => s.find_v2_user(id).await)
+    }
+
+    pub async fn find_v2_user_by_name(&self, name: &str) -> Result<Option<V2User>, StoreError> {
+        dispatch!(self, s => s.find_v2_user_by_name(name).await)
+    }
+
+    /// v2 users ordered by id: after the cursor, skipping `offset`, at most `limit`.
+    pub async fn list_v2_users(
+        &self,
+        after: Option<&TokenId>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<Vec<V2User>, StoreError> {
+        dispatch!(self, s => s.list_v2_users(after, offset, limit).await)
+    }
+
+    /// `Conflict("v2_users_name_unique")` when the name is taken.
+    pub async fn create_v2_user(
+        &self,
+        user: &V2User,
+        audit: &AuditEvent,
+    ) -> Result<V2User, StoreError> {
+        dispatch!(self, s => s.create_v2_user(user, audit).await)
+    }
+
+    pub async fn update_v2_user(
+        &self,
+        id: &TokenId,
+        name: Option<&str>,
+        status: Option<Status>,
+        audit: &AuditEvent,
+    ) -> Result<Option<V2User>, StoreError> {
+        dispatch!(self, s => s.update_v2_user(id, name, status, audit).await)
+    }
+
+    /// Deletes a v2 user and revokes every token it owns, in one transaction.
+    /// Returns how many tokens were revoked, or `None` when there is no such user.
+    pub async fn delete_v2_user(
+        &self,
+        id: &TokenId,
+        audit: &AuditEvent,
+    ) -> Result<Option<u64>, StoreError> {
+        dispatch!(self, s => s.delete_v2_user(id, audit).await)
+    }
+
+    pub async fn find_org(&self, id: &TokenId) -> Result<Option<Org>, StoreError> {
+        dispatch!(self, s => s.find_org(id).await)
+    }
+
+    pub async fn find_org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError> {
+        dispatch!(self, s => s.find_org_by_name(name).await)
+    }
+
+    /// Orgs ordered by id (or the reverse), skipping `offset`, at most `limit`.
+    pub async fn list_orgs(
+        &self,
+        offset: u32,
+        limit: u32,
+        descending: bool,
+    ) -> Result<Vec<Org>, StoreError> {
+        dispatch!(self, s => s.list_orgs(offset, limit, descending).await)
+    }
+
+    /// `Conflict("orgs_name_unique")` when the name is taken.
+    pub async fn create_org(&self, org: &Org, audit: &AuditEvent) -> Result<Org, StoreError> {
+        dispatch!(self, s => s.create_org(org, audit).await)
+    }
+
+    /// Deletes an org and revokes every token in it, in one transaction.
+    pub async fn delete_org(
+        &self,
+        id: &TokenId,
+        audit: &AuditEvent,
+    ) -> Result<Option<u64>, StoreError> {
+        dispatch!(self, s => s.delete_org(id, audit).await)
+    }
+
     pub async fn close(&self) {
         dispatch!(self, s => s.close().await)
     }
@@ -251,6 +407,11 @@ struct TokenRow {
     expires_at: Option<OffsetDateTime>,
     revoked_at: Option<OffsetDateTime>,
     last_used_at: Option<OffsetDateTime>,
+    user_id: Option<String>,
+    org_id: Option<String>,
+    /// Only `find_token` joins the owner; elsewhere the column is absent.
+    #[sqlx(default)]
+    owner_status: Option<String>,
 }
 
 impl TryFrom<TokenRow> for Token {
@@ -264,11 +425,7 @@ impl TryFrom<TokenRow> for Token {
             kind: TokenKind::parse(&row.kind).ok_or_else(|| corrupt("kind"))?,
             description: row.description,
             permissions: row.permissions.0,
-            status: match row.status.as_str() {
-                "active" => Status::Active,
-                "inactive" => Status::Inactive,
-                _ => return Err(corrupt("status")),
-            },
+            status: Status::parse(&row.status).ok_or_else(|| corrupt("status"))?,
             operator: row.operator,
             token_prefix: row.token_prefix,
             secret_hash: row.secret_hash,
@@ -278,6 +435,69 @@ impl TryFrom<TokenRow> for Token {
             expires_at: row.expires_at,
             revoked_at: row.revoked_at,
             last_used_at: row.last_used_at,
+            user_id: row
+                .user_id
+                .map(|id| TokenId::parse(&id).map_err(|_| corrupt("user id")))
+                .transpose()?,
+            org_id: row
+                .org_id
+                .map(|id| TokenId::parse(&id).map_err(|_| corrupt("org id")))
+                .transpose()?,
+            owner: match row.owner_status.as_deref() {
+                None => None,
+                Some("active") => Some(Owner::Active),
+                Some("inactive") => Some(Owner::Inactive),
+                Some(_) => Some(Owner::Missing),
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct OrgRow {
+    id: String,
+    name: String,
+    description: String,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl TryFrom<OrgRow> for Org {
+    type Error = StoreError;
+
+    fn try_from(row: OrgRow) -> Result<Self, StoreError> {
+        Ok(Org {
+            id: TokenId::parse(&row.id)
+                .map_err(|_| StoreError::Internal("stored org has an invalid id".into()))?,
+            name: row.name,
+            description: row.description,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct V2UserRow {
+    id: String,
+    name: String,
+    status: String,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl TryFrom<V2UserRow> for V2User {
+    type Error = StoreError;
+
+    fn try_from(row: V2UserRow) -> Result<Self, StoreError> {
+        let corrupt =
+            |what: &str| StoreError::Internal(format!("stored v2 user has an invalid {what}"));
+        Ok(V2User {
+            id: TokenId::parse(&row.id).map_err(|_| corrupt("id"))?,
+            name: row.name,
+            status: Status::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
         })
     }
 }
@@ -309,6 +529,12 @@ const AUDIT_ACTIONS: &[&str] = &[
     "user.remove",
     "auth.refused",
     "call.refused",
+    "setup.complete",
+    "v2_user.create",
+    "v2_user.update",
+    "v2_user.delete",
+    "org.create",
+    "org.delete",
 ];
 
 impl TryFrom<AuditRow> for AuditRecord {
@@ -398,14 +624,25 @@ fn user_changes(
 macro_rules! token_columns {
     () => {
         "id, kind, description, permissions, status, operator, token_prefix, secret_hash, \
-         created_by, created_at, updated_at, expires_at, revoked_at, last_used_at"
+         created_by, created_at, updated_at, expires_at, revoked_at, last_used_at, user_id, org_id"
+    };
+}
+
+/// The token columns of `tokens t`, with the owner's status from `LEFT JOIN v2_users u`
+/// (`missing` when the token names a user that no longer exists).
+macro_rules! owned_token_columns {
+    () => {
+        "t.id, t.kind, t.description, t.permissions, t.status, t.operator, t.token_prefix, \
+         t.secret_hash, t.created_by, t.created_at, t.updated_at, t.expires_at, t.revoked_at, \
+         t.last_used_at, t.user_id, t.org_id, \
+         CASE WHEN t.user_id IS NULL THEN NULL ELSE COALESCE(u.status, 'missing') END AS owner_status"
     };
 }
 
 /// The token queries, written once: both engines accept `$N` placeholders and `RETURNING`.
 /// Each engine module invokes this for its own store type and database.
 macro_rules! token_queries {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, share_lock = $share:literal) => {
         impl $store {
             pub async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -502,7 +739,8 @@ macro_rules! token_queries {
 
             pub async fn find_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError> {
                 let row: Option<TokenRow> = sqlx::query_as(concat!(
-                    "SELECT ", token_columns!(), " FROM tokens WHERE id = $1"
+                    "SELECT ", owned_token_columns!(),
+                    " FROM tokens t LEFT JOIN v2_users u ON u.id = t.user_id WHERE t.id = $1"
                 ))
                 .bind(id.as_str())
                 .fetch_optional(&self.pool)
@@ -626,6 +864,297 @@ macro_rules! token_queries {
                 Ok(revoked)
             }
 
+            pub async fn create_owned_token(
+                &self,
+                token: &NewToken,
+                audit: &AuditEvent,
+            ) -> Result<Option<Token>, StoreError> {
+                let (Some(user_id), Some(org_id)) = (&token.user_id, &token.org_id) else {
+                    return Ok(None);
+                };
+                let mut tx = self.begin_write().await?;
+                if !owners_exist(&mut tx, user_id.as_str(), org_id.as_str()).await? {
+                    return Ok(None);
+                }
+                let row = insert_token(token).fetch_one(&mut *tx).await?;
+                insert_audit(audit).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Token::try_from(row).map(Some)
+            }
+
+            pub async fn list_owned_tokens(
+                &self,
+                filter: &OwnedTokens<'_>,
+                page: Page<'_>,
+            ) -> Result<Vec<Token>, StoreError> {
+                let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+                    "SELECT ", owned_token_columns!(),
+                    " FROM tokens t LEFT JOIN v2_users u ON u.id = t.user_id \
+                     WHERE t.kind = 'database' AND t.revoked_at IS NULL \
+                     AND t.user_id IS NOT NULL AND t.org_id IS NOT NULL \
+                     AND ($1 IS NULL OR t.user_id = $1) AND ($2 IS NULL OR t.org_id = $2) \
+                     AND t.id > $3 ORDER BY t.id LIMIT $4"
+                ))
+                .bind(filter.user_id.map(TokenId::as_str))
+                .bind(filter.org_id.map(TokenId::as_str))
+                .bind(page.after.map_or("", TokenId::as_str))
+                .bind(i64::from(page.limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(Token::try_from).collect()
+            }
+
+            pub async fn update_owned_token(
+                &self,
+                id: &TokenId,
+                status: Option<Status>,
+                description: Option<&str>,
+                audit: &AuditEvent,
+            ) -> Result<Option<Token>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<TokenRow> = sqlx::query_as(concat!(
+                    "UPDATE tokens SET status = COALESCE($2, status), \
+                     description = COALESCE($3, description), updated_at = $4 \
+                     WHERE id = $1 AND kind = 'database' AND revoked_at IS NULL \
+                     AND user_id IS NOT NULL AND org_id IS NOT NULL RETURNING ",
+                    token_columns!()
+                ))
+                .bind(id.as_str())
+                .bind(status.map(Status::as_str))
+                .bind(description)
+                .bind(audit.at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if row.is_some() {
+                    insert_audit(audit).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                row.map(Token::try_from).transpose()
+            }
+
+            pub async fn setup_allowed(&self) -> Result<bool, StoreError> {
+                let used: i64 = sqlx::query_scalar(
+                    "SELECT (SELECT COUNT(*) FROM setup) + (SELECT COUNT(*) FROM v2_users) \
+                     + (SELECT COUNT(*) FROM orgs)",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(used == 0)
+            }
+
+            pub async fn complete_setup(
+                &self,
+                user: &V2User,
+                org: &Org,
+                token: &NewToken,
+                audit: &AuditEvent,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                // The single setup row makes a concurrent second setup fail on its key.
+                sqlx::query("INSERT INTO setup (id, completed_at) VALUES (1, $1)")
+                    .bind(audit.at)
+                    .execute(&mut *tx)
+                    .await?;
+                let tenants: i64 = sqlx::query_scalar(
+                    "SELECT (SELECT COUNT(*) FROM v2_users) + (SELECT COUNT(*) FROM orgs)",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                if tenants > 0 {
+                    return Ok(false);
+                }
+                insert_v2_user(user).fetch_one(&mut *tx).await?;
+                insert_org(org).fetch_one(&mut *tx).await?;
+                insert_token(token).fetch_one(&mut *tx).await?;
+                insert_audit(audit).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            pub async fn find_v2_user(&self, id: &TokenId) -> Result<Option<V2User>, StoreError> {
+                let row: Option<V2UserRow> = sqlx::query_as(
+                    "SELECT id, name, status, created_at, updated_at FROM v2_users WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(V2User::try_from).transpose()
+            }
+
+            pub async fn find_v2_user_by_name(
+                &self,
+                name: &str,
+            ) -> Result<Option<V2User>, StoreError> {
+                let row: Option<V2UserRow> = sqlx::query_as(
+                    "SELECT id, name, status, created_at, updated_at FROM v2_users WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(V2User::try_from).transpose()
+            }
+
+            pub async fn list_v2_users(
+                &self,
+                after: Option<&TokenId>,
+                offset: u32,
+                limit: u32,
+            ) -> Result<Vec<V2User>, StoreError> {
+                let rows: Vec<V2UserRow> = sqlx::query_as(
+                    "SELECT id, name, status, created_at, updated_at FROM v2_users \
+                     WHERE id > $1 ORDER BY id LIMIT $2 OFFSET $3",
+                )
+                .bind(after.map_or("", TokenId::as_str))
+                .bind(i64::from(limit))
+                .bind(i64::from(offset))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(V2User::try_from).collect()
+            }
+
+            pub async fn create_v2_user(
+                &self,
+                user: &V2User,
+                audit: &AuditEvent,
+            ) -> Result<V2User, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let row = insert_v2_user(user).fetch_one(&mut *tx).await?;
+                insert_audit(audit).execute(&mut *tx).await?;
+                tx.commit().await?;
+                V2User::try_from(row)
+            }
+
+            pub async fn update_v2_user(
+                &self,
+                id: &TokenId,
+                name: Option<&str>,
+                status: Option<Status>,
+                audit: &AuditEvent,
+            ) -> Result<Option<V2User>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<V2UserRow> = sqlx::query_as(
+                    "UPDATE v2_users SET name = COALESCE($2, name), status = COALESCE($3, status), \
+                     updated_at = $4 WHERE id = $1 \
+                     RETURNING id, name, status, created_at, updated_at",
+                )
+                .bind(id.as_str())
+                .bind(name)
+                .bind(status.map(Status::as_str))
+                .bind(audit.at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if row.is_some() {
+                    insert_audit(audit).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                row.map(V2User::try_from).transpose()
+            }
+
+            pub async fn delete_v2_user(
+                &self,
+                id: &TokenId,
+                audit: &AuditEvent,
+            ) -> Result<Option<u64>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let deleted = sqlx::query("DELETE FROM v2_users WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if deleted == 0 {
+                    return Ok(None);
+                }
+                let revoked = sqlx::query(
+                    "UPDATE tokens SET revoked_at = $2, updated_at = $2 \
+                     WHERE user_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id.as_str())
+                .bind(audit.at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                insert_audit(audit).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(Some(revoked))
+            }
+
+            pub async fn find_org(&self, id: &TokenId) -> Result<Option<Org>, StoreError> {
+                let row: Option<OrgRow> = sqlx::query_as(
+                    "SELECT id, name, description, created_at, updated_at FROM orgs WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(Org::try_from).transpose()
+            }
+
+            pub async fn find_org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError> {
+                let row: Option<OrgRow> = sqlx::query_as(
+                    "SELECT id, name, description, created_at, updated_at FROM orgs WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(Org::try_from).transpose()
+            }
+
+            pub async fn list_orgs(
+                &self,
+                offset: u32,
+                limit: u32,
+                descending: bool,
+            ) -> Result<Vec<Org>, StoreError> {
+                let sql = if descending {
+                    "SELECT id, name, description, created_at, updated_at FROM orgs \
+                     ORDER BY id DESC LIMIT $1 OFFSET $2"
+                } else {
+                    "SELECT id, name, description, created_at, updated_at FROM orgs \
+                     ORDER BY id LIMIT $1 OFFSET $2"
+                };
+                let rows: Vec<OrgRow> = sqlx::query_as(sql)
+                    .bind(i64::from(limit))
+                    .bind(i64::from(offset))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(Org::try_from).collect()
+            }
+
+            pub async fn create_org(&self, org: &Org, audit: &AuditEvent) -> Result<Org, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let row = insert_org(org).fetch_one(&mut *tx).await?;
+                insert_audit(audit).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Org::try_from(row)
+            }
+
+            pub async fn delete_org(
+                &self,
+                id: &TokenId,
+                audit: &AuditEvent,
+            ) -> Result<Option<u64>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let deleted = sqlx::query("DELETE FROM orgs WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if deleted == 0 {
+                    return Ok(None);
+                }
+                let revoked = sqlx::query(
+                    "UPDATE tokens SET revoked_at = $2, updated_at = $2 \
+                     WHERE org_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id.as_str())
+                .bind(audit.at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                insert_audit(audit).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(Some(revoked))
+            }
+
             pub async fn close(&self) {
                 self.pool.close().await;
             }
@@ -675,8 +1204,9 @@ macro_rules! token_queries {
         ) -> sqlx::query::QueryAs<'_, $db, TokenRow, <$db as sqlx::Database>::Arguments> {
             sqlx::query_as(concat!(
                 "INSERT INTO tokens (id, kind, description, permissions, status, operator, \
-                 token_prefix, secret_hash, created_by, created_at, updated_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9, $10) RETURNING ",
+                 token_prefix, secret_hash, created_by, created_at, updated_at, expires_at, \
+                 user_id, org_id) \
+                 VALUES ($1, $2, $3, $4, $11, $5, $6, $7, $8, $9, $9, $10, $12, $13) RETURNING ",
                 token_columns!()
             ))
             .bind(token.id.as_str())
@@ -689,8 +1219,57 @@ macro_rules! token_queries {
             .bind(token.created_by.as_deref())
             .bind(token.created_at)
             .bind(token.expires_at)
+            .bind(token.status.as_str())
+            .bind(token.user_id.as_ref().map(TokenId::as_str))
+            .bind(token.org_id.as_ref().map(TokenId::as_str))
+        }
+
+        /// Whether the v2 user and org exist; on PostgreSQL the rows are share-locked until
+        /// commit, so a concurrent delete waits and then revokes what this transaction adds.
+        async fn owners_exist(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            user_id: &str,
+            org_id: &str,
+        ) -> Result<bool, StoreError> {
+            let user: Option<String> =
+                sqlx::query_scalar(concat!("SELECT id FROM v2_users WHERE id = $1", $share))
+                    .bind(user_id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let org: Option<String> =
+                sqlx::query_scalar(concat!("SELECT id FROM orgs WHERE id = $1", $share))
+                    .bind(org_id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            Ok(user.is_some() && org.is_some())
+        }
+
+        fn insert_v2_user(
+            user: &V2User,
+        ) -> sqlx::query::QueryAs<'_, $db, V2UserRow, <$db as sqlx::Database>::Arguments> {
+            sqlx::query_as(
+                "INSERT INTO v2_users (id, name, status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $4) RETURNING id, name, status, created_at, updated_at",
+            )
+            .bind(user.id.as_str())
+            .bind(user.name.as_str())
+            .bind(user.status.as_str())
+            .bind(user.created_at)
+        }
+
+        fn insert_org(
+            org: &Org,
+        ) -> sqlx::query::QueryAs<'_, $db, OrgRow, <$db as sqlx::Database>::Arguments> {
+            sqlx::query_as(
+                "INSERT INTO orgs (id, name, description, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $4) RETURNING id, name, description, created_at, updated_at",
+            )
+            .bind(org.id.as_str())
+            .bind(org.name.as_str())
+            .bind(org.description.as_str())
+            .bind(org.created_at)
         }
     };
 }
 
-pub(crate) use {token_columns, token_queries};
+pub(crate) use {owned_token_columns, token_columns, token_queries};

@@ -5,12 +5,13 @@ use sqlx::types::Json;
 use time::OffsetDateTime;
 
 use super::{
-    AuditRow, Page, PoolOptions, Revocation, StoreError, TokenRow, UserRow, token_columns,
-    token_queries, user_changes,
+    AuditRow, OrgRow, OwnedTokens, Page, PoolOptions, Revocation, StoreError, TokenRow, UserRow,
+    V2UserRow, owned_token_columns, token_columns, token_queries, user_changes,
 };
 use crate::audit::{AuditEvent, AuditRecord, Origin};
 use crate::identity::User;
-use crate::token::{NewToken, Token, TokenId, TokenKind};
+use crate::tenant::{Org, V2User};
+use crate::token::{NewToken, Status, Token, TokenId, TokenKind};
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -40,4 +41,4 @@ impl PgStore {
     }
 }
 
-token_queries!(PgStore, Postgres);
+token_queries!(PgStore, Postgres, share_lock = " FOR SHARE");

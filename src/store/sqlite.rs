@@ -10,12 +10,13 @@ use sqlx::types::Json;
 use time::OffsetDateTime;
 
 use super::{
-    AuditRow, Page, PoolOptions, Revocation, StoreError, TokenRow, UserRow, token_columns,
-    token_queries, user_changes,
+    AuditRow, OrgRow, OwnedTokens, Page, PoolOptions, Revocation, StoreError, TokenRow, UserRow,
+    V2UserRow, owned_token_columns, token_columns, token_queries, user_changes,
 };
 use crate::audit::{AuditEvent, AuditRecord, Origin};
 use crate::identity::User;
-use crate::token::{NewToken, Token, TokenId, TokenKind};
+use crate::tenant::{Org, V2User};
+use crate::token::{NewToken, Status, Token, TokenId, TokenKind};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -58,4 +59,4 @@ impl SqliteStore {
     }
 }
 
-token_queries!(SqliteStore, Sqlite);
+token_queries!(SqliteStore, Sqlite, share_lock = "");

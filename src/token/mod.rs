@@ -66,6 +66,19 @@ impl TokenId {
         }
     }
 
+    /// InfluxDB v2's id parsing and messages: uppercase hex is accepted and lowercased,
+    /// zero is not an id.
+    pub fn parse_v2(s: &str) -> Result<Self, V2IdError> {
+        if s.len() != 16 {
+            return Err(V2IdError::Length);
+        }
+        let lower = s.to_ascii_lowercase();
+        match u64::from_str_radix(&lower, 16) {
+            Ok(n) if n != 0 && lower.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(TokenId(lower)),
+            _ => Err(V2IdError::Invalid),
+        }
+    }
+
     pub fn random() -> Result<Self, format::RandomnessError> {
         let mut bytes = [0u8; 8];
         format::os_random(&mut bytes)?;
@@ -75,6 +88,15 @@ impl TokenId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Why a v2 id did not parse, in InfluxDB's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum V2IdError {
+    #[error("id must have a length of 16 bytes")]
+    Length,
+    #[error("invalid ID")]
+    Invalid,
 }
 
 impl std::fmt::Display for TokenId {
@@ -92,6 +114,14 @@ pub enum Status {
 }
 
 impl Status {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Status::Active),
+            "inactive" => Some(Status::Inactive),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Active => "active",
@@ -117,6 +147,20 @@ pub struct Token {
     pub expires_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
     pub last_used_at: Option<OffsetDateTime>,
+    /// The v2 user and org a token belongs to (v2 authorizations only).
+    pub user_id: Option<TokenId>,
+    pub org_id: Option<TokenId>,
+    /// The owning v2 user's state, read together with the token.
+    pub owner: Option<Owner>,
+}
+
+/// The state of a token's v2 owner at the time the token was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Active,
+    Inactive,
+    /// Deleted (its tokens are revoked with it; this covers a create racing the delete).
+    Missing,
 }
 
 impl std::fmt::Debug for Token {
@@ -135,6 +179,8 @@ pub enum Unusable {
     Revoked,
     Expired,
     Inactive,
+    /// The v2 user that owns the token is inactive or deleted.
+    OwnerInactive,
 }
 
 impl Token {
@@ -145,6 +191,8 @@ impl Token {
             Some(Unusable::Expired)
         } else if self.status == Status::Inactive {
             Some(Unusable::Inactive)
+        } else if matches!(self.owner, Some(Owner::Inactive | Owner::Missing)) {
+            Some(Unusable::OwnerInactive)
         } else {
             None
         }
@@ -164,6 +212,9 @@ pub struct NewToken {
     pub created_by: Option<String>,
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
+    pub status: Status,
+    pub user_id: Option<TokenId>,
+    pub org_id: Option<TokenId>,
 }
 
 /// Timestamps are kept at microsecond precision, as PostgreSQL stores them.

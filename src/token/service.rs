@@ -158,7 +158,7 @@ impl TokenService {
     }
 
     /// A fresh token string and the row that stores only its hash.
-    async fn mint(
+    pub(crate) async fn mint(
         &self,
         kind: TokenKind,
         description: String,
@@ -178,6 +178,9 @@ impl TokenService {
             created_by: None,
             created_at,
             expires_at,
+            status: super::Status::Active,
+            user_id: None,
+            org_id: None,
         };
         Ok((new, minted))
     }

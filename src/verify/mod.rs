@@ -31,6 +31,7 @@ impl Rejection {
             Rejection::Unusable(Unusable::Revoked) => "revoked",
             Rejection::Unusable(Unusable::Expired) => "expired",
             Rejection::Unusable(Unusable::Inactive) => "inactive",
+            Rejection::Unusable(Unusable::OwnerInactive) => "user_inactive",
             Rejection::Unavailable(_) => "unavailable",
         }
     }

@@ -16,6 +16,7 @@ use tollgate::config::{Config, DatabaseUrl};
 use tollgate::store::{PoolOptions, Store};
 
 pub mod idp;
+pub mod v2;
 
 pub const PG_ENV: &str = "TOLLGATE_TEST_DATABASE_URL";
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";

@@ -75,6 +75,15 @@ pub fn origin(parts: &Parts) -> Origin {
     }
 }
 
+/// Where an unauthenticated call came from (for the audit log).
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(origin(parts))
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -108,7 +117,10 @@ async fn record(state: &AppState, event: &AuditEvent) {
 }
 
 /// The principal, or the actor to blame and the refusal.
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, (String, ApiError)> {
+pub(crate) async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<Principal, (String, ApiError)> {
     let anonymous = |e| ("anonymous".to_owned(), e);
     let presented = credential(parts).map_err(anonymous)?;
     let Some(kind) = TokenKind::from_token(presented.value) else {
@@ -207,6 +219,9 @@ fn refusal(rejection: Rejection, kind: &str) -> ApiError {
         }
         Rejection::Unusable(Unusable::Inactive) => {
             ApiError::unauthorized(format!("{kind} token is inactive"))
+        }
+        Rejection::Unusable(Unusable::OwnerInactive) => {
+            ApiError::unauthorized(format!("the user of this {kind} token is inactive"))
         }
         Rejection::Malformed | Rejection::Unknown => {
             ApiError::unauthorized(format!("invalid {kind} token"))

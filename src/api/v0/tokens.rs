@@ -1,14 +1,11 @@
 //! `/api/v0/tokens`: database tokens in the InfluxDB Clustered REST shape.
 
 use axum::Json;
-use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use futures_util::stream;
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiError;
@@ -16,11 +13,12 @@ use super::auth::Caller;
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiQuery, token_id};
 use super::paging::{json_page, page_limit};
+use crate::api::stream::{Chunk, json_stream};
 use crate::app::AppState;
 use crate::identity::Right;
 use crate::token::rules::RuleError;
-use crate::token::service::{DatabaseTokenRequest, TokenService};
-use crate::token::{Action, Token, TokenKind};
+use crate::token::service::{DatabaseTokenRequest, ServiceError, TokenService};
+use crate::token::{Action, Token, TokenId, TokenKind};
 
 /// Page size when streaming a whole list.
 const STREAM_PAGE: u32 = 500;
@@ -250,81 +248,26 @@ pub async fn list<V: Serialize + Send + 'static>(
         return Ok(json_page(page.iter().map(view).collect(), next));
     }
     // The first page is read before answering, so an outage is a 503, not a broken 200.
-    let first = state
-        .tokens
-        .list(kind, include_revoked, after.as_ref(), STREAM_PAGE)
-        .await?;
-    Ok(stream_json_array(
-        state.tokens.clone(),
-        kind,
-        include_revoked,
-        first,
-        view,
-    ))
-}
-
-/// Streams a JSON array page by page, so a large store is never held in memory at once.
-fn stream_json_array<V: Serialize + Send + 'static>(
-    service: TokenService,
-    kind: TokenKind,
-    include_revoked: bool,
-    first: Vec<Token>,
-    view: fn(&Token) -> V,
-) -> Response {
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-    tokio::spawn(async move {
-        let mut page = first;
-        let mut chunk = b"[".to_vec();
-        let mut first_item = true;
-        loop {
-            for token in &page {
-                if !first_item {
-                    chunk.push(b',');
-                }
-                first_item = false;
-                if let Err(e) = serde_json::to_writer(&mut chunk, &view(token)) {
-                    let _ = tx.send(Err(std::io::Error::other(e))).await;
-                    return;
-                }
-            }
-            let next_after = match (page.len() == STREAM_PAGE as usize, page.last()) {
-                (true, Some(last)) => Some(last.id.clone()),
-                _ => None,
-            };
-            let Some(after) = next_after else { break };
-            if tx
-                .send(Ok(Bytes::from(std::mem::take(&mut chunk))))
-                .await
-                .is_err()
-            {
-                return; // the client went away
-            }
-            match service
-                .list(kind, include_revoked, Some(&after), STREAM_PAGE)
-                .await
-            {
-                Ok(next) => page = next,
-                Err(e) => {
-                    tracing::warn!(error = %e, "token list aborted mid-stream");
-                    let _ = tx.send(Err(std::io::Error::other("store failed"))).await;
-                    return;
-                }
-            }
-        }
-        chunk.push(b']');
-        let _ = tx.send(Ok(Bytes::from(chunk))).await;
-    });
-    let body = Body::from_stream(stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    }));
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    let fetch = move |service: TokenService, after: Option<TokenId>| async move {
+        let page = service
+            .list(kind, include_revoked, after.as_ref(), STREAM_PAGE)
+            .await?;
+        let next = (page.len() == STREAM_PAGE as usize)
+            .then(|| page.last().map(|t| t.id.clone()))
+            .flatten();
+        let items = page
+            .iter()
+            .map(|t| serde_json::to_vec(&view(t)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok::<_, ServiceError>(Chunk::of(items, next))
+    };
+    let service = state.tokens.clone();
+    let first = fetch(service.clone(), after).await?;
+    Ok(json_stream("[", "]", first, move |after| {
+        let service = service.clone();
+        async move { fetch(service, Some(after)).await.map_err(|e| e.to_string()) }
+    }))
 }
 
 /// Get one database token. A revoked one only with `include_revoked=true`.

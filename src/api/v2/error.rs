@@ -1,0 +1,120 @@
+//! The v2 API's one error type: `{"code": "<string code>", "message": "…"}` with the code
+//! repeated in `X-Platform-Error-Code`, and InfluxDB's code → status map.
+
+use axum::Json;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::api::v0::error::RETRY_AFTER_SECONDS;
+use crate::tenant::TenantError;
+
+static PLATFORM_ERROR_CODE: HeaderName = HeaderName::from_static("x-platform-error-code");
+
+/// Error body of every `/api/v2` endpoint.
+#[derive(Serialize, ToSchema)]
+pub struct V2ErrorBody {
+    /// One of InfluxDB's codes: `invalid`, `unauthorized`, `forbidden`, `not found`,
+    /// `conflict`, `unprocessable entity`, `request too large`, `unavailable`, `internal error`, …
+    #[schema(example = "invalid")]
+    pub code: &'static str,
+    #[schema(example = "authorization must include permissions")]
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct V2Error {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl V2Error {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        V2Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new("invalid", message)
+    }
+
+    pub fn unauthorized_access() -> Self {
+        Self::new("unauthorized", "unauthorized access")
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new("not found", message)
+    }
+
+    /// Our own outage: the detail goes to the log; the client gets 503 with Retry-After.
+    pub fn unavailable(detail: &str) -> Self {
+        tracing::warn!(error = %detail, "answering 503");
+        Self::new(
+            "unavailable",
+            "service temporarily unavailable; retry later",
+        )
+    }
+
+    pub fn internal(detail: &str) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new("internal error", "internal server error")
+    }
+
+    /// InfluxDB's `kit/transport/http/error_handler.go` mapping (`conflict` is 422).
+    pub fn status(&self) -> StatusCode {
+        match self.code {
+            "invalid" | "empty value" => StatusCode::BAD_REQUEST,
+            "unauthorized" => StatusCode::UNAUTHORIZED,
+            "forbidden" => StatusCode::FORBIDDEN,
+            "not found" => StatusCode::NOT_FOUND,
+            "method not allowed" => StatusCode::METHOD_NOT_ALLOWED,
+            "conflict" | "unprocessable entity" => StatusCode::UNPROCESSABLE_ENTITY,
+            "request too large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "unsupported media type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "too many requests" => StatusCode::TOO_MANY_REQUESTS,
+            "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "not implemented" => StatusCode::NOT_IMPLEMENTED,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<TenantError> for V2Error {
+    fn from(err: TenantError) -> Self {
+        match err {
+            TenantError::Invalid(m) => V2Error::invalid(m),
+            TenantError::Unauthorized(m) => V2Error::new("unauthorized", m),
+            TenantError::Forbidden(m) => V2Error::new("forbidden", m),
+            TenantError::NotFound(m) => V2Error::not_found(m),
+            TenantError::Conflict(m) => V2Error::new("conflict", m),
+            TenantError::Unprocessable(m) => V2Error::new("unprocessable entity", m),
+            TenantError::Refused(m) => V2Error::new("internal error", m),
+            TenantError::Unavailable(detail) => V2Error::unavailable(&detail),
+            TenantError::Internal(detail) => V2Error::internal(&detail),
+        }
+    }
+}
+
+impl IntoResponse for V2Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let code = HeaderValue::from_static(self.code);
+        let mut response = (
+            status,
+            Json(V2ErrorBody {
+                code: self.code,
+                message: self.message,
+            }),
+        )
+            .into_response();
+        let headers = response.headers_mut();
+        headers.insert(PLATFORM_ERROR_CODE.clone(), code);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        response
+    }
+}

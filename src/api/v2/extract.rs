@@ -1,0 +1,77 @@
+//! Extractors for the v2 API. InfluxDB decodes bodies whatever their `Content-Type`, and so
+//! do we; failures are v2 errors that say what was wrong and never echo a path id.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::V2Error;
+use crate::api::v0::extract::MAX_BODY_BYTES;
+use crate::token::TokenId;
+
+/// A JSON body; a body that is not JSON, or has a field of the wrong type, is 400
+/// `invalid json structure: …` (InfluxDB's words for its authorization bodies).
+pub struct V2Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for V2Json<T> {
+    type Rejection = V2Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, V2Error> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| match rejection {
+                BytesRejection::FailedToBufferBody(_)
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+                {
+                    V2Error::new(
+                        "request too large",
+                        format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+                    )
+                }
+                other => {
+                    V2Error::invalid(format!("cannot read request body: {}", other.body_text()))
+                }
+            })?;
+        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(deserializer)
+            .map(V2Json)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let inner = err.into_inner();
+                if path == "." {
+                    V2Error::invalid(format!("invalid json structure: {inner}"))
+                } else {
+                    V2Error::invalid(format!("invalid json structure: {path}: {inner}"))
+                }
+            })
+    }
+}
+
+/// A query string; 400 naming the parameter when it does not parse.
+pub struct V2Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for V2Query<T> {
+    type Rejection = V2Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, V2Error> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| V2Query(value))
+            .map_err(|rejection| {
+                V2Error::invalid(format!("invalid query string: {}", rejection.body_text()))
+            })
+    }
+}
+
+/// A v2 id from a path or query: 400 with InfluxDB's message.
+pub fn v2_id(raw: &str) -> Result<TokenId, V2Error> {
+    TokenId::parse_v2(raw).map_err(|e| V2Error::invalid(e.to_string()))
+}
+
+/// An optional id parameter; empty counts as absent.
+pub fn optional_id(raw: Option<&str>) -> Result<Option<TokenId>, V2Error> {
+    raw.filter(|s| !s.is_empty()).map(v2_id).transpose()
+}

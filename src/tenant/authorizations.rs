@@ -1,0 +1,362 @@
+//! v2 authorizations: database tokens owned by a v2 user in an org. Creation follows InfluxDB's
+//! validation order exactly, so that the first failure a client sees is the one InfluxDB gives.
+
+use tracing::instrument;
+
+use super::{Holder, TenantError};
+use crate::audit::{AuditEvent, Origin};
+use crate::store::{OwnedTokens, Page, Revocation, Store};
+use crate::token::format::MintedToken;
+use crate::token::permission::{BUCKETS, INSTANCE, RESOURCE_TYPES};
+use crate::token::rules::{MAX_DATABASE_NAME_CHARS, MAX_DESCRIPTION_CHARS};
+use crate::token::service::{ServiceError, TokenService};
+use crate::token::{
+    Action, NewToken, Permission, Resource, Status, Token, TokenId, TokenKind, V2IdError,
+};
+
+/// A requested permission exactly as decoded: every field may be missing.
+#[derive(Debug, Default, Clone)]
+pub struct RequestedPermission {
+    pub action: Option<String>,
+    pub kind: Option<String>,
+    pub id: Option<String>,
+    pub org_id: Option<String>,
+    pub name: Option<String>,
+}
+
+/// `POST /api/v2/authorizations` as decoded; the rules below decide what it means.
+#[derive(Debug, Default, Clone)]
+pub struct CreateAuthorization {
+    pub org_id: Option<String>,
+    pub user_id: Option<String>,
+    pub status: Option<String>,
+    pub description: Option<String>,
+    pub permissions: Option<Vec<RequestedPermission>>,
+}
+
+/// The request once its ids parsed (InfluxDB does this while decoding JSON).
+struct Decoded {
+    org_id: Option<TokenId>,
+    user_id: Option<TokenId>,
+    permissions: Vec<(RequestedPermission, Option<TokenId>, Option<TokenId>)>,
+}
+
+fn json_id(raw: Option<&str>) -> Result<Option<TokenId>, TenantError> {
+    raw.map(TokenId::parse_v2)
+        .transpose()
+        .map_err(|e: V2IdError| TenantError::Invalid(format!("invalid json structure: {e}")))
+}
+
+/// Step 2: every id in the body parses.
+fn decode(request: &CreateAuthorization) -> Result<Decoded, TenantError> {
+    let org_id = json_id(request.org_id.as_deref())?;
+    let user_id = json_id(request.user_id.as_deref())?;
+    let mut permissions = Vec::new();
+    for p in request.permissions.iter().flatten() {
+        let id = json_id(p.id.as_deref())?;
+        let org = json_id(p.org_id.as_deref())?;
+        permissions.push((p.clone(), id, org));
+    }
+    Ok(Decoded {
+        org_id,
+        user_id,
+        permissions,
+    })
+}
+
+/// Steps 3 and 4: at least one permission, each of a known type and action. A bucket keeps
+/// its `name` (databases bind by name); other types drop it, as InfluxDB never stores names.
+fn permissions(decoded: &Decoded) -> Result<Vec<Permission>, TenantError> {
+    if decoded.permissions.is_empty() {
+        return Err(TenantError::Invalid(
+            "authorization must include permissions".into(),
+        ));
+    }
+    let mut out = Vec::with_capacity(decoded.permissions.len());
+    for (requested, id, org_id) in &decoded.permissions {
+        let kind = requested
+            .kind
+            .as_deref()
+            .filter(|k| RESOURCE_TYPES.contains(k))
+            .ok_or_else(|| {
+                TenantError::Invalid(
+                    "invalid resource type for permission: unknown resource type for permission"
+                        .into(),
+                )
+            })?;
+        let action = requested
+            .action
+            .as_deref()
+            .and_then(Action::parse)
+            .ok_or_else(|| {
+                TenantError::Invalid(
+                    "invalid action type for permission: unknown action for permission".into(),
+                )
+            })?;
+        let name = match requested.name.as_deref() {
+            Some(name) if kind == BUCKETS && !name.is_empty() => Some(bucket_name(name)?),
+            _ => None,
+        };
+        out.push(Permission::new(
+            action,
+            Resource {
+                kind: kind.to_owned(),
+                id: id.as_ref().map(|i| i.to_string()),
+                name,
+                org_id: org_id.as_ref().map(|i| i.to_string()),
+            },
+        ));
+    }
+    Ok(out)
+}
+
+fn bucket_name(name: &str) -> Result<String, TenantError> {
+    let chars = name.chars().count();
+    if chars > MAX_DATABASE_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(TenantError::Invalid(format!(
+            "invalid bucket name: a bucket (database) name is 1 to {MAX_DATABASE_NAME_CHARS} characters without control characters"
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+fn description(text: Option<&str>) -> Result<String, TenantError> {
+    let text = text.unwrap_or_default();
+    if text.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(TenantError::Invalid(format!(
+            "description must be at most {MAX_DESCRIPTION_CHARS} characters"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+fn unable() -> TenantError {
+    TenantError::Invalid("unable to create token".into())
+}
+
+impl From<ServiceError> for TenantError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Unavailable(m) => TenantError::Unavailable(m),
+            ServiceError::Conflict(_) => TenantError::Conflict("token already exists".into()),
+            ServiceError::NotFound => TenantError::NotFound("authorization not found".into()),
+            ServiceError::Rule(rule) => TenantError::Invalid(rule.to_string()),
+            ServiceError::Internal(m) => TenantError::Internal(m),
+        }
+    }
+}
+
+/// The v2 authorization use cases.
+#[derive(Clone)]
+pub struct Authorizations {
+    store: Store,
+    tokens: TokenService,
+}
+
+impl Authorizations {
+    pub fn new(store: Store, tokens: TokenService) -> Self {
+        Authorizations { store, tokens }
+    }
+
+    /// Creates a v2 authorization, checking in InfluxDB's order (its steps 2–14).
+    #[instrument(skip_all, fields(actor = %holder.actor()))]
+    pub async fn create(
+        &self,
+        holder: &Holder,
+        origin: &Origin,
+        request: CreateAuthorization,
+    ) -> Result<(Token, MintedToken), TenantError> {
+        let decoded = decode(&request)?;
+        let permissions = permissions(&decoded)?;
+        let org_id = decoded
+            .org_id
+            .ok_or_else(|| TenantError::Invalid("org id required: invalid ID".into()))?;
+        let status = match request.status.as_deref() {
+            None | Some("") => Status::Active,
+            Some(other) => Status::parse(other).ok_or_else(|| {
+                TenantError::Invalid("invalid status: must be active or inactive".into())
+            })?,
+        };
+        let description = description(request.description.as_deref())?;
+        // Step 7: the caller's own user must load; it is the default owner.
+        let caller_user = match holder.user_id() {
+            Some(id) => Some(self.store.find_v2_user(id).await?.ok_or_else(unable)?.id),
+            None => None,
+        };
+        let user_id = match (decoded.user_id, caller_user) {
+            (Some(id), _) | (None, Some(id)) => id,
+            (None, None) => {
+                return Err(TenantError::Invalid(
+                    "unable to create token: a management token has no v2 user; pass userID".into(),
+                ));
+            }
+        };
+        holder.require(
+            Action::Write,
+            Resource::of("authorizations", None, Some(org_id.as_str())),
+        )?;
+        holder.require(
+            Action::Write,
+            Resource::of("users", Some(user_id.as_str()), None),
+        )?;
+        for p in &permissions {
+            if !holder.allows(p) {
+                return Err(TenantError::Forbidden(format!(
+                    "permission {p} is not allowed: {p} is unauthorized"
+                )));
+            }
+        }
+        if permissions.iter().any(|p| p.resource.kind == INSTANCE) {
+            return Err(TenantError::Refused(
+                "authorizations cannot be created with the instance type, it is only used during setup"
+                    .into(),
+            ));
+        }
+        if let Some(p) = permissions.iter().find(|p| {
+            p.resource
+                .org_id
+                .as_deref()
+                .is_some_and(|o| o != org_id.as_str())
+        }) {
+            return Err(TenantError::Invalid(format!(
+                "permission {p} is not for org id {org_id}"
+            )));
+        }
+        let (new, minted) = self
+            .tokens
+            .mint(
+                TokenKind::Database,
+                description,
+                permissions,
+                crate::token::now(),
+                None,
+            )
+            .await?;
+        let new = NewToken {
+            status,
+            user_id: Some(user_id),
+            org_id: Some(org_id),
+            created_by: Some(holder.actor()),
+            ..new
+        };
+        let audit =
+            AuditEvent::new(holder.actor(), "token.create", origin).target(new.id.to_string());
+        let token = self
+            .store
+            .create_owned_token(&new, &audit)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::Conflict(_) => {
+                    TenantError::Conflict("token already exists".into())
+                }
+                other => other.into(),
+            })?
+            .ok_or_else(unable)?;
+        tracing::info!(token_id = %token.id, "v2 authorization created");
+        Ok((token, minted))
+    }
+
+    /// A live v2 authorization the caller may read (401 naming the missing permission).
+    pub async fn get(&self, holder: &Holder, id: &TokenId) -> Result<Token, TenantError> {
+        let token = self.find(id).await?;
+        require_on(holder, Action::Read, &token)?;
+        Ok(token)
+    }
+
+    async fn find(&self, id: &TokenId) -> Result<Token, TenantError> {
+        self.store
+            .find_token(id)
+            .await?
+            .filter(|t| {
+                t.kind == TokenKind::Database
+                    && t.revoked_at.is_none()
+                    && t.user_id.is_some()
+                    && t.org_id.is_some()
+            })
+            .ok_or_else(|| TenantError::NotFound("authorization not found".into()))
+    }
+
+    /// One page of live v2 authorizations matching `filter`, keeping only those the caller may
+    /// read (silently, as InfluxDB does).
+    pub async fn list_page(
+        &self,
+        holder: &Holder,
+        filter: &OwnedTokens<'_>,
+        after: Option<&TokenId>,
+        limit: u32,
+    ) -> Result<(Vec<Token>, Option<TokenId>), TenantError> {
+        let page = self
+            .store
+            .list_owned_tokens(filter, Page { after, limit })
+            .await?;
+        let next = (page.len() == limit as usize)
+            .then(|| page.last().map(|t| t.id.clone()))
+            .flatten();
+        let visible = page
+            .into_iter()
+            .filter(|t| require_on(holder, Action::Read, t).is_ok())
+            .collect();
+        Ok((visible, next))
+    }
+
+    /// PATCH: only status and description change.
+    #[instrument(skip_all, fields(token_id = %id))]
+    pub async fn update(
+        &self,
+        holder: &Holder,
+        origin: &Origin,
+        id: &TokenId,
+        status: Option<Status>,
+        description: Option<&str>,
+    ) -> Result<Token, TenantError> {
+        let token = self.find(id).await?;
+        require_on(holder, Action::Write, &token)?;
+        let description = description
+            .map(|d| self::description(Some(d)))
+            .transpose()?;
+        let mut audit =
+            AuditEvent::new(holder.actor(), "token.update", origin).target(id.to_string());
+        if let Some(status) = status {
+            audit = audit.detail(format!("status: {}", status.as_str()));
+        }
+        self.store
+            .update_owned_token(id, status, description.as_deref(), &audit)
+            .await?
+            .ok_or_else(|| TenantError::NotFound("authorization not found".into()))
+    }
+
+    /// DELETE: a soft revoke, after which the authorization is gone from the v2 API.
+    #[instrument(skip_all, fields(token_id = %id))]
+    pub async fn delete(
+        &self,
+        holder: &Holder,
+        origin: &Origin,
+        id: &TokenId,
+    ) -> Result<(), TenantError> {
+        let token = self.find(id).await?;
+        require_on(holder, Action::Write, &token)?;
+        let audit = AuditEvent::new(holder.actor(), "token.revoke", origin).target(id.to_string());
+        match self
+            .store
+            .revoke_token(id, TokenKind::Database, &audit)
+            .await?
+        {
+            Revocation::Revoked(_) => Ok(()),
+            Revocation::AlreadyRevoked(_) | Revocation::NotFound => {
+                Err(TenantError::NotFound("authorization not found".into()))
+            }
+        }
+    }
+}
+
+/// InfluxDB's check on one authorization: `authorizations` in its org (or by id), then the
+/// owning user.
+fn require_on(holder: &Holder, action: Action, token: &Token) -> Result<(), TenantError> {
+    let org = token.org_id.as_ref().map(TokenId::as_str);
+    let user = token.user_id.as_ref().map(TokenId::as_str);
+    holder.require(
+        action,
+        Resource::of("authorizations", Some(token.id.as_str()), org),
+    )?;
+    holder.require(action, Resource::of("users", user, None))
+}

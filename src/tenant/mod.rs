@@ -1,0 +1,162 @@
+//! InfluxDB v2 tenants: organizations, v2 users, first-time setup, and what a v2 caller holds.
+//! v2 users are the owners of v2 authorizations; they are not the identity provider's users
+//! of `[[users]]`, which administer the cluster.
+
+pub mod authorizations;
+pub mod service;
+
+use time::OffsetDateTime;
+
+use crate::identity::Principal;
+use crate::store::StoreError;
+use crate::token::{Action, Permission, Resource, Status, Token, TokenId};
+use crate::verify::PoolError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    pub id: TokenId,
+    pub name: String,
+    pub description: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V2User {
+    pub id: TokenId,
+    pub name: String,
+    pub status: Status,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// What went wrong, in the terms InfluxDB v2 answers with (its codes map to HTTP statuses).
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    /// 400 `invalid`.
+    #[error("{0}")]
+    Invalid(String),
+    /// 401 `unauthorized`: the caller lacks a permission (`<perm> is unauthorized`).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403 `forbidden`.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404 `not found`.
+    #[error("{0}")]
+    NotFound(String),
+    /// 422 `conflict`.
+    #[error("{0}")]
+    Conflict(String),
+    /// 422 `unprocessable entity`.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 500 `internal error` with a message InfluxDB gives for a refused request.
+    #[error("{0}")]
+    Refused(String),
+    /// The store or the hashing pool cannot serve right now: 503.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// Our own bug or a corrupt row: 500 with no detail.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for TenantError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(m) => TenantError::Unavailable(m),
+            StoreError::Conflict(m) | StoreError::Internal(m) => TenantError::Internal(m),
+        }
+    }
+}
+
+impl From<PoolError> for TenantError {
+    fn from(err: PoolError) -> Self {
+        match err {
+            PoolError::Busy => TenantError::Unavailable(err.to_string()),
+            PoolError::Failed(m) => TenantError::Internal(m),
+        }
+    }
+}
+
+/// An authenticated caller of the v2 API and the permissions it holds.
+#[derive(Debug, Clone)]
+pub enum Holder {
+    /// Management identities (operator token, manual management tokens, OAuth Admins) act as
+    /// InfluxDB's operator here: every permission.
+    Management(Principal),
+    /// A v2 authorization (a database token): exactly its permissions.
+    Token(Box<Token>),
+}
+
+impl Holder {
+    pub fn allows(&self, required: &Permission) -> bool {
+        match self {
+            Holder::Management(_) => true,
+            Holder::Token(token) => token.permissions.iter().any(|p| p.matches(required)),
+        }
+    }
+
+    /// 401 `<perm> is unauthorized` unless the caller holds `required`.
+    pub fn require(&self, action: Action, resource: Resource) -> Result<(), TenantError> {
+        let required = Permission::new(action, resource);
+        if self.allows(&required) {
+            Ok(())
+        } else {
+            Err(unauthorized(&required))
+        }
+    }
+
+    /// The v2 user the caller acts as; management identities have none.
+    pub fn user_id(&self) -> Option<&TokenId> {
+        match self {
+            Holder::Management(_) => None,
+            Holder::Token(token) => token.user_id.as_ref(),
+        }
+    }
+
+    /// The non-secret identity recorded in the audit log.
+    pub fn actor(&self) -> String {
+        match self {
+            Holder::Management(principal) => principal.actor(),
+            Holder::Token(token) => format!("token:{}", token.id),
+        }
+    }
+}
+
+pub fn unauthorized(required: &Permission) -> TenantError {
+    TenantError::Unauthorized(format!("{required} is unauthorized"))
+}
+
+/// The permissions InfluxDB's setup gives the first user's token: read and write on every
+/// resource type but `instance`, in every org.
+pub fn operator_permissions() -> Vec<Permission> {
+    crate::token::permission::RESOURCE_TYPES
+        .iter()
+        .filter(|kind| **kind != crate::token::permission::INSTANCE)
+        .flat_map(|kind| {
+            [Action::Read, Action::Write]
+                .map(|action| Permission::new(action, Resource::of(kind, None, None)))
+        })
+        .collect()
+}
+
+/// Names of users and orgs: non-empty, at most 256 characters, no control characters.
+pub fn name(what: &str, text: &str) -> Result<String, TenantError> {
+    const MAX_NAME_CHARS: usize = 256;
+    if text.trim().is_empty() {
+        return Err(TenantError::Invalid(format!("{what} name is empty")));
+    }
+    if text.chars().count() > MAX_NAME_CHARS {
+        return Err(TenantError::Invalid(format!(
+            "{what} name must be at most {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(TenantError::Invalid(format!(
+            "{what} name must not contain control characters"
+        )));
+    }
+    Ok(text.to_owned())
+}
