@@ -5,11 +5,15 @@ mod common;
 use common::{Engine, TestDatabase, TestServer};
 
 fn walkthrough() -> String {
+    section("## Walkthrough with curl")
+}
+
+fn section(heading: &str) -> String {
     let readme = include_str!("../README.md");
     let section = readme
-        .split("## Walkthrough with curl")
+        .split(heading)
         .nth(1)
-        .expect("README has a walkthrough section");
+        .expect("README has the section");
     let block = section.split("```sh\n").nth(1).expect("a sh block");
     block.split("```").next().expect("closed block").to_owned()
 }
@@ -52,4 +56,35 @@ async fn the_readme_walkthrough_creates_authorizes_revokes_and_is_then_refused()
     );
     assert_eq!(lines[2], "204");
     assert_eq!(lines[3], r#"{"valid":false,"permissions":[]}"#);
+}
+
+#[tokio::test]
+async fn the_readme_v2_walkthrough_sets_up_grants_sensors_only_and_deactivates() {
+    let db = TestDatabase::new(Engine::Sqlite).await;
+    let root = db.dir.path().to_path_buf();
+    let server = TestServer::start_with(db, |_| {}).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let script = section("## InfluxDB v2 walkthrough").replace("127.0.0.1:8086", &address);
+
+    let out = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(&root)
+        .output()
+        .await
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(lines[0], r#"{"user":"iot","org":"my-org","token":true}"#);
+    let decision: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(
+        decision["permissions"],
+        serde_json::json!([{"action": "write", "database": "sensors"}])
+    );
+    assert_eq!(lines[2], "inactive");
 }
