@@ -596,3 +596,42 @@ async fn without_oauth_configured_a_jwt_is_refused_with_a_pointer_to_management_
         )
     );
 }
+
+#[tokio::test]
+async fn an_oauth_admin_acts_as_operator_on_the_v2_api_and_other_groups_are_refused() {
+    let rsa = SigningKey::generate(Algorithm::RS256, "rsa-1");
+    let idp = Idp::start("/realms/tollgate", vec![rsa.clone()]).await;
+    let server = tollgate(&idp, 30, |_| {}).await;
+    let admin = rsa.sign(&idp.claims("admin-1", AUDIENCE));
+    let member = rsa.sign(&idp.claims("member-1", AUDIENCE));
+    let setup = server.onboard().await;
+
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/v2/users",
+            Some(&admin),
+            Some(json!({"name": "via-oauth"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/v2/authorizations",
+            Some(&admin),
+            Some(json!({"orgID": setup.org_id, "userID": body["id"], "permissions": [{"action": "read", "resource": {"type": "buckets"}}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let (status, body) = server
+        .call(Method::GET, "/api/v2/users", Some(&member), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["code"], "forbidden");
+    assert_eq!(
+        body["message"],
+        "user member-1 (groups: Member) may not use the v2 API; it needs an Admin, a management token or a v2 token"
+    );
+}
