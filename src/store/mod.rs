@@ -1055,8 +1055,27 @@ macro_rules! token_queries {
                 id: &TokenId,
                 audit: &AuditEvent,
             ) -> Result<Option<u64>, StoreError> {
+                self.delete_tenant(
+                    "DELETE FROM v2_users WHERE id = $1",
+                    "UPDATE tokens SET revoked_at = $2, updated_at = $2 \
+                     WHERE user_id = $1 AND revoked_at IS NULL",
+                    id,
+                    audit,
+                )
+                .await
+            }
+
+            /// Deletes a v2 user or org (`delete`) and revokes the tokens it owns (`revoke`),
+            /// in one transaction; `None` when nothing was deleted.
+            async fn delete_tenant(
+                &self,
+                delete: &'static str,
+                revoke: &'static str,
+                id: &TokenId,
+                audit: &AuditEvent,
+            ) -> Result<Option<u64>, StoreError> {
                 let mut tx = self.begin_write().await?;
-                let deleted = sqlx::query("DELETE FROM v2_users WHERE id = $1")
+                let deleted = sqlx::query(delete)
                     .bind(id.as_str())
                     .execute(&mut *tx)
                     .await?
@@ -1064,15 +1083,12 @@ macro_rules! token_queries {
                 if deleted == 0 {
                     return Ok(None);
                 }
-                let revoked = sqlx::query(
-                    "UPDATE tokens SET revoked_at = $2, updated_at = $2 \
-                     WHERE user_id = $1 AND revoked_at IS NULL",
-                )
-                .bind(id.as_str())
-                .bind(audit.at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                let revoked = sqlx::query(revoke)
+                    .bind(id.as_str())
+                    .bind(audit.at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 insert_audit(audit).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(Some(revoked))
@@ -1132,27 +1148,14 @@ macro_rules! token_queries {
                 id: &TokenId,
                 audit: &AuditEvent,
             ) -> Result<Option<u64>, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let deleted = sqlx::query("DELETE FROM orgs WHERE id = $1")
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if deleted == 0 {
-                    return Ok(None);
-                }
-                let revoked = sqlx::query(
+                self.delete_tenant(
+                    "DELETE FROM orgs WHERE id = $1",
                     "UPDATE tokens SET revoked_at = $2, updated_at = $2 \
                      WHERE org_id = $1 AND revoked_at IS NULL",
+                    id,
+                    audit,
                 )
-                .bind(id.as_str())
-                .bind(audit.at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                insert_audit(audit).execute(&mut *tx).await?;
-                tx.commit().await?;
-                Ok(Some(revoked))
+                .await
             }
 
             pub async fn close(&self) {
