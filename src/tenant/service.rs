@@ -262,7 +262,7 @@ impl Tenants {
     /// `GET /api/v2/me`: the caller's own user, which it must be allowed to read.
     pub async fn me(&self, holder: &Holder) -> Result<V2User, TenantError> {
         let id = holder.user_id().ok_or_else(|| {
-            TenantError::NotFound("user not found: management tokens have no v2 user".into())
+            TenantError::NotFound("user not found: the calling token has no v2 user".into())
         })?;
         self.user(holder, id).await
     }
