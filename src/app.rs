@@ -276,6 +276,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             v2::authorizations::update_authorization,
             v2::authorizations::delete_authorization
         ))
+        .routes(routes!(v2::authorizations::list_resources))
         .routes(routes!(v2::users::create_user, v2::users::list_users))
         .routes(routes!(
             v2::users::get_user,

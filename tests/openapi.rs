@@ -28,6 +28,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/v2/authorizations/{authID}"),
     ("patch", "/api/v2/authorizations/{authID}"),
     ("delete", "/api/v2/authorizations/{authID}"),
+    ("get", "/api/v2/resources"),
     ("post", "/api/v2/users"),
     ("get", "/api/v2/users"),
     ("get", "/api/v2/users/{userID}"),

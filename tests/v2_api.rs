@@ -976,6 +976,21 @@ async fn v2_paths_take_token_or_bearer_in_any_case_and_management_tokens_act_as_
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
+    // The resource types, as `influx auth create --operator` reads them.
+    let (status, _, types) = server
+        .v2(Method::GET, "/api/v2/resources", Some(&admin.token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(types.as_array().unwrap().len(), 23);
+    assert_eq!(
+        (types[0].clone(), types[22].clone()),
+        (json!("authorizations"), json!("instance"))
+    );
+    let (status, _, _) = server
+        .v2(Method::GET, "/api/v2/resources", None, None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
     // Trailing slashes are ignored, and unknown v2 paths answer in the v2 shape.
     let (status, _, _) = server
         .v2(Method::GET, "/api/v2/users/", Some(&operator), None)

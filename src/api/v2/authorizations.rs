@@ -448,3 +448,16 @@ pub async fn delete_authorization(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The resource types permissions may name (InfluxDB OSS 2.x's list; `influx auth create
+/// --operator` reads it).
+#[utoipa::path(
+    get, path = "/api/v2/resources", tag = "v2",
+    responses(
+        (status = 200, body = [String]), (status = 401, body = V2ErrorBody),
+    ),
+    security(("v2_token" = []))
+)]
+pub async fn list_resources(_caller: V2Caller) -> Json<&'static [&'static str]> {
+    Json(&crate::token::permission::RESOURCE_TYPES)
+}
