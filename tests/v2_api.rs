@@ -541,6 +541,14 @@ async fn lists_filter_by_user_and_org_and_show_each_caller_only_what_it_may_read
     assert_eq!(ids(&by_org).len(), 2);
     let (_, _, by_org_name) = list("?org=my-org", &admin.token).await;
     assert_eq!(ids(&by_org_name).len(), 2);
+    let (status, _, by_id) = list(
+        &format!("?id={}", own["id"].as_str().unwrap()),
+        &admin.token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(by_id["links"], json!({"self": "/api/v2/authorizations"}));
+    assert_eq!(ids(&by_id), [own["id"].as_str().unwrap()]);
     let (status, _, none) = list("?orgID=ffffffffffffffff", &admin.token).await;
     assert_eq!(
         (status, none["authorizations"].clone()),

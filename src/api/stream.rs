@@ -11,7 +11,6 @@ use tokio::sync::mpsc;
 use crate::token::TokenId;
 
 /// One page of serialized items and the cursor of the next page, if any.
-#[derive(Default)]
 pub struct Chunk {
     pub items: Vec<Vec<u8>>,
     pub next: Option<TokenId>,

@@ -110,7 +110,8 @@ fn permissions(decoded: &Decoded) -> Result<Vec<Permission>, TenantError> {
     Ok(out)
 }
 
-fn bucket_name(name: &str) -> Result<String, TenantError> {
+/// A bucket (database) name as v2 requests give it; empty names are handled by the caller.
+pub(crate) fn bucket_name(name: &str) -> Result<String, TenantError> {
     let chars = name.chars().count();
     if chars > MAX_DATABASE_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(TenantError::Invalid(format!(

@@ -83,13 +83,7 @@ impl Tenants {
             ));
         }
         if let Some(bucket) = request.bucket.as_deref().filter(|b| !b.is_empty()) {
-            crate::token::rules::database_permissions([(Action::Read, bucket.to_owned())])
-                .map_err(|_| {
-                    TenantError::Invalid(format!(
-                        "invalid bucket name: a bucket (database) name is 1 to {} characters without control characters",
-                        crate::token::rules::MAX_DATABASE_NAME_CHARS
-                    ))
-                })?;
+            super::authorizations::bucket_name(bucket)?;
         }
         let now = crate::token::now();
         let user = V2User {
@@ -184,11 +178,7 @@ impl Tenants {
         holder: &Holder,
         user_name: &str,
     ) -> Result<Vec<V2User>, TenantError> {
-        let user = self
-            .store
-            .find_v2_user_by_name(user_name)
-            .await?
-            .ok_or_else(user_not_found)?;
+        let user = self.user_named(user_name).await?;
         Ok(readable_user(holder, &user)
             .then_some(user)
             .into_iter()
@@ -267,7 +257,23 @@ impl Tenants {
         self.user(holder, id).await
     }
 
+    /// The user called `user_name`; 404 `user not found` otherwise. Name filters resolve
+    /// through this, unchecked: what the caller may see is decided on the results.
+    pub async fn user_named(&self, user_name: &str) -> Result<V2User, TenantError> {
+        self.store
+            .find_v2_user_by_name(user_name)
+            .await?
+            .ok_or_else(user_not_found)
+    }
+
     // ---- orgs ----
+
+    /// The org called `org_name`; 404 with InfluxDB's message otherwise.
+    pub async fn org_named(&self, org_name: &str) -> Result<Org, TenantError> {
+        self.store.find_org_by_name(org_name).await?.ok_or_else(|| {
+            TenantError::NotFound(format!("organization name \"{org_name}\" not found"))
+        })
+    }
 
     #[instrument(skip_all)]
     pub async fn create_org(
@@ -301,13 +307,7 @@ impl Tenants {
 
     /// `?org=`: unknown names are 404 with InfluxDB's message.
     pub async fn org_by_name(&self, holder: &Holder, org_name: &str) -> Result<Org, TenantError> {
-        let org = self
-            .store
-            .find_org_by_name(org_name)
-            .await?
-            .ok_or_else(|| {
-                TenantError::NotFound(format!("organization name \"{org_name}\" not found"))
-            })?;
+        let org = self.org_named(org_name).await?;
         holder.require(
             Action::Read,
             Resource::of("orgs", Some(org.id.as_str()), None),

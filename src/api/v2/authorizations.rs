@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,7 +14,6 @@ use super::{V2Error, rfc3339_nano};
 use crate::api::stream::{Chunk, json_stream};
 use crate::app::AppState;
 use crate::store::OwnedTokens;
-use crate::tenant::TenantError;
 use crate::tenant::authorizations::{CreateAuthorization, RequestedPermission};
 use crate::tenant::service::Names;
 use crate::token::{Status, Token, TokenId};
@@ -287,28 +286,20 @@ pub async fn list_authorizations(
         let token = state.authorizations.get(&holder, &id).await?;
         let mut names = state.tenants.names();
         let item = view_or_gone(&token, &mut names).await?;
-        let item = serde_json::to_vec(&item).map_err(|e| V2Error::internal(&e.to_string()))?;
-        return Ok(json_stream(
-            OPEN,
-            CLOSE,
-            Chunk::of(vec![item], None),
-            |_| async { Ok(Chunk::default()) },
-        ));
+        return Ok(Json(AuthorizationsView {
+            links: SelfLink {
+                this: "/api/v2/authorizations".into(),
+            },
+            authorizations: vec![item],
+        })
+        .into_response());
     }
     let user_id = match (
         optional_id(params.user_id.as_deref())?,
         params.user.as_deref(),
     ) {
         (Some(id), _) => Some(id),
-        (None, Some(name)) if !name.is_empty() => Some(
-            state
-                .store
-                .find_v2_user_by_name(name)
-                .await
-                .map_err(TenantError::from)?
-                .ok_or_else(|| V2Error::not_found("user not found"))?
-                .id,
-        ),
+        (None, Some(name)) if !name.is_empty() => Some(state.tenants.user_named(name).await?.id),
         _ => None,
     };
     let org_id = match (
@@ -316,17 +307,7 @@ pub async fn list_authorizations(
         params.org.as_deref(),
     ) {
         (Some(id), _) => Some(id),
-        (None, Some(name)) if !name.is_empty() => Some(
-            state
-                .store
-                .find_org_by_name(name)
-                .await
-                .map_err(TenantError::from)?
-                .ok_or_else(|| {
-                    V2Error::not_found(format!("organization name \"{name}\" not found"))
-                })?
-                .id,
-        ),
+        (None, Some(name)) if !name.is_empty() => Some(state.tenants.org_named(name).await?.id),
         _ => None,
     };
     // The first page is read before answering, so an outage is a 503, not a broken 200.
