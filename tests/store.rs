@@ -332,7 +332,7 @@ on_both_engines! {
         });
         let mut completed = 0;
         for attempt in attempts {
-            if attempt.await.unwrap().unwrap() {
+            if attempt.await.unwrap().unwrap().is_some() {
                 completed += 1;
             }
         }

@@ -285,17 +285,17 @@ impl Store {
         dispatch!(self, s => s.setup_allowed().await)
     }
 
-    /// Stores the first user, org and operator authorization in one transaction.
-    /// `false` when setup is no longer allowed.
+    /// Stores the first user, org and operator authorization in one transaction, returning
+    /// the stored token; `None` when setup is no longer allowed.
     pub async fn complete_setup(
         &self,
         user: &V2User,
         org: &Org,
         token: &NewToken,
         audit: &AuditEvent,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Token>, StoreError> {
         match dispatch!(self, s => s.complete_setup(user, org, token, audit).await) {
-            Err(StoreError::Conflict(c)) if c == "setup_pkey" => Ok(false),
+            Err(StoreError::Conflict(c)) if c == "setup_pkey" => Ok(None),
             other => other,
         }
     }
@@ -948,7 +948,7 @@ macro_rules! token_queries {
                 org: &Org,
                 token: &NewToken,
                 audit: &AuditEvent,
-            ) -> Result<bool, StoreError> {
+            ) -> Result<Option<Token>, StoreError> {
                 let mut tx = self.begin_write().await?;
                 // The single setup row makes a concurrent second setup fail on its key.
                 sqlx::query("INSERT INTO setup (id, completed_at) VALUES (1, $1)")
@@ -961,14 +961,14 @@ macro_rules! token_queries {
                 .fetch_one(&mut *tx)
                 .await?;
                 if tenants > 0 {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 insert_v2_user(user).fetch_one(&mut *tx).await?;
                 insert_org(org).fetch_one(&mut *tx).await?;
-                insert_token(token).fetch_one(&mut *tx).await?;
+                let row = insert_token(token).fetch_one(&mut *tx).await?;
                 insert_audit(audit).execute(&mut *tx).await?;
                 tx.commit().await?;
-                Ok(true)
+                Token::try_from(row).map(Some)
             }
 
             pub async fn find_v2_user(&self, id: &TokenId) -> Result<Option<V2User>, StoreError> {

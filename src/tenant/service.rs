@@ -119,14 +119,11 @@ impl Tenants {
         let audit = AuditEvent::new("anonymous", "setup.complete", origin)
             .target(new.id.to_string())
             .detail(format!("user {}, org {}", user.id, org.id));
-        if !self.store.complete_setup(&user, &org, &new, &audit).await? {
-            return Err(done());
-        }
         let token = self
             .store
-            .find_token(&new.id)
+            .complete_setup(&user, &org, &new, &audit)
             .await?
-            .ok_or_else(|| TenantError::Internal("setup token vanished".into()))?;
+            .ok_or_else(done)?;
         tracing::info!(user_id = %user.id, org_id = %org.id, "v2 setup completed");
         Ok(Onboarded {
             user,
