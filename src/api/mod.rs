@@ -1,5 +1,6 @@
 //! HTTP surfaces that speak to people and scripts.
 
+pub mod body;
 pub mod stream;
 pub mod v0;
 pub mod v2;

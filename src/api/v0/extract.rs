@@ -1,7 +1,5 @@
 //! Extractors whose rejections are `ApiError`s that say what was wrong.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
@@ -9,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
+use crate::api::body::{BodyError, read_json};
 use crate::token::TokenId;
 
 /// Largest JSON body accepted by the management and decision APIs.
@@ -28,31 +27,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "Content-Type must be application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| match rejection {
-                BytesRejection::FailedToBufferBody(_)
-                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-                {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        format!("request body is larger than {MAX_BODY_BYTES} bytes"),
-                    )
-                }
-                other => ApiError::bad_request(format!(
-                    "cannot read request body: {}",
-                    other.body_text()
-                )),
-            })?;
-        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(deserializer).map_err(|err| {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            if path == "." {
-                ApiError::bad_request(format!("invalid JSON body: {inner}"))
-            } else {
-                ApiError::bad_request(format!("invalid JSON body: {path}: {inner}"))
+        let value = read_json(req, state).await.map_err(|e| match e {
+            BodyError::TooLarge => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+            ),
+            BodyError::Unreadable(why) => {
+                ApiError::bad_request(format!("cannot read request body: {why}"))
             }
+            BodyError::Invalid(why) => ApiError::bad_request(format!("invalid JSON body: {why}")),
         })?;
         Ok(ApiJson(value))
     }

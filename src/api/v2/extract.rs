@@ -1,14 +1,12 @@
 //! Extractors for the v2 API. InfluxDB decodes bodies whatever their `Content-Type`, and so
 //! do we; failures are v2 errors that say what was wrong and never echo a path id.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::V2Error;
+use crate::api::body::{BodyError, read_json};
 use crate::api::v0::extract::MAX_BODY_BYTES;
 use crate::token::TokenId;
 
@@ -20,31 +18,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for V2Json<T> {
     type Rejection = V2Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, V2Error> {
-        let bytes = Bytes::from_request(req, state)
+        read_json(req, state)
             .await
-            .map_err(|rejection| match rejection {
-                BytesRejection::FailedToBufferBody(_)
-                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-                {
-                    V2Error::new(
-                        "request too large",
-                        format!("request body is larger than {MAX_BODY_BYTES} bytes"),
-                    )
-                }
-                other => {
-                    V2Error::invalid(format!("cannot read request body: {}", other.body_text()))
-                }
-            })?;
-        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(deserializer)
             .map(V2Json)
-            .map_err(|err| {
-                let path = err.path().to_string();
-                let inner = err.into_inner();
-                if path == "." {
-                    V2Error::invalid(format!("invalid json structure: {inner}"))
-                } else {
-                    V2Error::invalid(format!("invalid json structure: {path}: {inner}"))
+            .map_err(|e| match e {
+                BodyError::TooLarge => V2Error::new(
+                    "request too large",
+                    format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+                ),
+                BodyError::Unreadable(why) => {
+                    V2Error::invalid(format!("cannot read request body: {why}"))
+                }
+                BodyError::Invalid(why) => {
+                    V2Error::invalid(format!("invalid json structure: {why}"))
                 }
             })
     }
