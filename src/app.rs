@@ -1,22 +1,27 @@
 //! The application: shared state, the router, and `launch`, which serves a bound listener
 //! until a shutdown future resolves (tests start the real server through it).
 
-use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::ServiceExt;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use rand::RngExt;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::Layer;
+use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
 use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -36,6 +41,7 @@ use crate::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::config::Config;
 use crate::oauth::OAuth;
 use crate::store::{Store, StoreError};
+use crate::telemetry::Metrics;
 use crate::tenant::authorizations::Authorizations;
 use crate::tenant::service::Tenants;
 use crate::token::service::TokenService;
@@ -57,6 +63,7 @@ pub struct AppState {
     pub started_at: OffsetDateTime,
     /// Identity providers, when `[[oauth.issuers]]` are configured.
     pub oauth: Option<OAuth>,
+    pub metrics: Metrics,
     draining: Arc<AtomicBool>,
 }
 
@@ -71,6 +78,7 @@ impl AppState {
             store,
             started_at: OffsetDateTime::now_utc(),
             oauth,
+            metrics: Metrics::new(),
             draining: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -100,6 +108,7 @@ pub struct App {
     pub bootstrap: Bootstrap,
     drain: Duration,
     grace: Duration,
+    http: HttpLimits,
 }
 
 impl App {
@@ -134,6 +143,10 @@ impl App {
             bootstrap,
             drain: Duration::from_secs(config.shutdown_drain_seconds),
             grace: Duration::from_secs(config.shutdown_grace_seconds),
+            http: HttpLimits {
+                header_read_timeout: Duration::from_secs(config.http_header_read_timeout_seconds),
+                max_connections: config.http_max_connections,
+            },
         })
     }
 
@@ -154,14 +167,9 @@ impl App {
             "listening"
         );
         let (drain, grace) = (self.drain, self.grace);
-        let (stopping, stopped_accepting) = tokio::sync::oneshot::channel::<()>();
         // Before routing: InfluxDB treats `/api/v2/users/` as `/api/v2/users`, and scripts rely on it.
         let app = NormalizePathLayer::trim_trailing_slash().layer(router);
-        let serve = axum::serve(
-            listener,
-            ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-        )
-        .with_graceful_shutdown(async move {
+        let stop = async move {
             shutdown.await;
             // Readiness turns false first, so load balancers stop sending before we stop taking.
             draining.store(true, Ordering::Relaxed);
@@ -171,21 +179,17 @@ impl App {
             );
             tokio::time::sleep(drain).await;
             tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stopping.send(());
-        })
-        .into_future();
-        tokio::pin!(serve);
-        tokio::select! {
-            served = &mut serve => served?,
-            () = async {
-                if stopped_accepting.await.is_ok() {
-                    tokio::time::sleep(grace).await;
-                } else {
-                    std::future::pending::<()>().await;
-                }
-            } => {
-                tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; dropping remaining connections");
-            }
+        };
+        let connections = GracefulShutdown::new();
+        accept(listener, app, &self.http, &connections, stop).await;
+        if tokio::time::timeout(grace, connections.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_seconds = grace.as_secs(),
+                "grace period over; dropping remaining connections"
+            );
         }
         // Closing waits for checked-out connections; a request still hung after the grace
         // period must not hold the process past it.
@@ -199,6 +203,86 @@ impl App {
         Ok(())
     }
 }
+
+/// How connections are served.
+#[derive(Debug, Clone, Copy)]
+struct HttpLimits {
+    header_read_timeout: Duration,
+    max_connections: usize,
+}
+
+/// Accepts connections until `stop` resolves: at most `max_connections` at once (the rest
+/// wait in the listen backlog), each closed if its request head takes longer than
+/// `header_read_timeout`.
+async fn accept<S>(
+    listener: TcpListener,
+    app: S,
+    limits: &HttpLimits,
+    connections: &GracefulShutdown,
+    stop: impl Future<Output = ()>,
+) where
+    S: tower::Service<
+            Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    // HTTP/1.1 only: every client of these APIs speaks it, and an HTTP/2 connection could
+    // sit idle past any header timeout.
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    tokio::pin!(stop);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut stop => break,
+        };
+        let Ok(slot) = slot else { break };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service =
+            tower::ServiceExt::map_request(app.clone(), move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request.map(axum::body::Body::new)
+            });
+        let (builder, watcher) = (builder.clone(), connections.watcher());
+        let first_byte = limits.header_read_timeout;
+        tokio::spawn(async move {
+            // A client that connects and sends nothing gets the header timeout too.
+            let mut byte = [0u8; 1];
+            match tokio::time::timeout(first_byte, stream.peek(&mut byte)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return drop(slot),
+            }
+            let connection =
+                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            if let Err(e) = watcher.watch(connection).await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// How long to wait after a failed accept.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Prepares the application and serves `listener` until `shutdown` resolves.
 pub async fn launch(
@@ -248,8 +332,15 @@ impl Modify for SecuritySchemes {
 }
 
 /// Every REST route, registered together with its OpenAPI description.
-pub fn api_routes() -> OpenApiRouter<AppState> {
+fn api_routes(metrics: &Metrics) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(v0_routes(metrics))
+        .merge(v2_routes(metrics))
+}
+
+/// The management API, the decision endpoint and operations: `{"code": <status>, …}` errors.
+fn v0_routes(metrics: &Metrics) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(v0::tokens::create_token, v0::tokens::list_tokens))
         .routes(routes!(
             v0::tokens::get_token,
@@ -266,6 +357,20 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(v0::users::list_users))
         .routes(routes!(v0::audit::list_audit))
+        .routes(routes!(authz::authorize))
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::ready))
+        .routes(routes!(ops::ping))
+        .routes(routes!(ops::metrics))
+        .layer(CatchPanicLayer::custom(PanicAnswer {
+            surface: Surface::V0,
+            metrics: metrics.clone(),
+        }))
+}
+
+/// The InfluxDB v2 API: v2 errors, and refusals of verified callers audited.
+fn v2_routes(metrics: &Metrics) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(v2::setup::get_setup, v2::setup::post_setup))
         .routes(routes!(
             v2::authorizations::create_authorization,
@@ -286,14 +391,44 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(v2::users::me))
         .routes(routes!(v2::orgs::create_org, v2::orgs::list_orgs))
         .routes(routes!(v2::orgs::get_org, v2::orgs::delete_org))
-        .routes(routes!(authz::authorize))
-        .routes(routes!(ops::health))
-        .routes(routes!(ops::ready))
-        .routes(routes!(ops::ping))
+        .layer(axum::middleware::from_fn(v2::auth::audit_refusals))
+        .layer(CatchPanicLayer::custom(PanicAnswer {
+            surface: Surface::V2,
+            metrics: metrics.clone(),
+        }))
+}
+
+/// The last line of defence: a handler that panics answers 500 in its surface's error body
+/// and is counted (`tollgate_handler_panics_total`); the connection survives.
+#[derive(Clone)]
+struct PanicAnswer {
+    surface: Surface,
+    metrics: Metrics,
+}
+
+#[derive(Clone, Copy)]
+enum Surface {
+    V0,
+    V2,
+}
+
+impl ResponseForPanic for PanicAnswer {
+    type ResponseBody = axum::body::Body;
+
+    fn response_for_panic(
+        &mut self,
+        _panic: Box<dyn std::any::Any + Send + 'static>,
+    ) -> axum::http::Response<Self::ResponseBody> {
+        self.metrics.panicked();
+        match self.surface {
+            Surface::V0 => ApiError::internal("handler panicked").into_response(),
+            Surface::V2 => V2Error::internal("handler panicked").into_response(),
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
-    let (routes, openapi) = api_routes().split_for_parts();
+    let (routes, openapi) = api_routes(&state.metrics).split_for_parts();
     let openapi = Arc::new(openapi);
     routes
         .route(

@@ -29,6 +29,11 @@ pub struct Config {
     pub shutdown_drain_seconds: u64,
     /// Then: seconds in-flight requests get to finish before connections are dropped.
     pub shutdown_grace_seconds: u64,
+    /// A connection that has not sent a whole request head within this many seconds is
+    /// closed (slow clients must not hold connections forever).
+    pub http_header_read_timeout_seconds: u64,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub http_max_connections: usize,
     pub argon2: Argon2Config,
     /// The people allowed to administer this cluster (Clustered's admin user list).
     pub users: Vec<UserConfig>,
@@ -163,6 +168,8 @@ impl Default for Config {
             database_acquire_timeout_seconds: 5,
             shutdown_drain_seconds: 0,
             shutdown_grace_seconds: 30,
+            http_header_read_timeout_seconds: 10,
+            http_max_connections: 4096,
             argon2: Argon2Config {
                 threads: 0,
                 queue: 64,
@@ -235,6 +242,16 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| ConfigError(format!("log_level {:?}: {e}", self.log_level)))?;
         self.users()?;
+        if self.http_header_read_timeout_seconds == 0 {
+            return Err(ConfigError(
+                "http_header_read_timeout_seconds must be at least 1".into(),
+            ));
+        }
+        if self.http_max_connections == 0 {
+            return Err(ConfigError(
+                "http_max_connections must be at least 1".into(),
+            ));
+        }
         for (i, issuer) in self.oauth.issuers.iter().enumerate() {
             let at = |field: &str| format!("oauth.issuers[{i}].{field}");
             if issuer.issuer.trim().is_empty() {

@@ -97,3 +97,17 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 pub async fn ping() -> StatusCode {
     StatusCode::NO_CONTENT
 }
+
+/// Prometheus/OpenMetrics counters. Never a token or token id as a label.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}

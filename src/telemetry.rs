@@ -1,6 +1,18 @@
-//! Structured logs to stderr, as text or JSON. Tokens, `Authorization` and `p=` never reach
-//! a log line: request spans carry only the method and the route template.
+//! Structured logs to stderr, as text or JSON, and the counters `/metrics` exposes. Tokens,
+//! `Authorization` and `p=` never reach a log line or a label: request spans carry only the
+//! method and the route template.
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -14,4 +26,97 @@ pub fn init(level: &str, format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Counters for `/metrics`, one registry per application (no process-wide recorder, so
+/// servers in one process, as in the tests, count apart).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    refusals: Family<RefusalLabels, Counter>,
+    panics: Counter,
+    refusal_log: Arc<RefusalLog>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    surface: &'static str,
+    reason: &'static str,
+}
+
+/// At most one line per interval for refusals of unverified credentials: a flood of them
+/// must cost neither a row nor a log line each.
+struct RefusalLog {
+    limiter: DefaultDirectRateLimiter,
+    suppressed: AtomicU64,
+}
+
+/// One refusal line per this many seconds at most.
+const REFUSAL_LOG_INTERVAL_SECONDS: u64 = 10;
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("tollgate");
+        let refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "auth_refusals",
+            "Calls refused before a credential was verified, by surface and reason",
+            refusals.clone(),
+        );
+        let panics = Counter::default();
+        registry.register(
+            "handler_panics",
+            "Requests whose handler panicked (answered 500)",
+            panics.clone(),
+        );
+        let quota = Quota::with_period(Duration::from_secs(REFUSAL_LOG_INTERVAL_SECONDS))
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
+        Metrics {
+            registry: Arc::new(registry),
+            refusals,
+            panics,
+            refusal_log: Arc::new(RefusalLog {
+                limiter: RateLimiter::direct(quota),
+                suppressed: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// A call refused before its credential was verified: counted, and logged at most once
+    /// per interval with the number of refusals not logged since.
+    pub fn unverified_refusal(&self, surface: &'static str, reason: &'static str) {
+        self.refusals
+            .get_or_create(&RefusalLabels { surface, reason })
+            .inc();
+        let log = &self.refusal_log;
+        if log.limiter.check().is_ok() {
+            let suppressed = log.suppressed.swap(0, Ordering::Relaxed);
+            tracing::info!(
+                surface,
+                reason,
+                suppressed,
+                "call refused: credential not verified"
+            );
+        } else {
+            log.suppressed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn panicked(&self) {
+        self.panics.inc();
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
 }

@@ -219,6 +219,7 @@ async fn a_fresh_start_on_sqlite_needs_no_setup_and_no_token_reaches_a_log_or_th
     // The v2 API: the setup token and an authorization created with it.
     let setup: Value = client
         .post(format!("{}/api/v2/setup", server.base))
+        .header("Authorization", format!("Bearer {operator}"))
         .json(&serde_json::json!({"username": "admin", "org": "my-org"}))
         .send()
         .await

@@ -89,6 +89,8 @@ on_both_engines! {
         let created: Value = response.json().await.unwrap();
         let db_id = created["id"].as_str().unwrap().to_owned();
         let db_token = created["accessToken"].as_str().unwrap().to_owned();
+        // A live database token is a verified caller: its refusal is audited.
+        server.call(Method::GET, "/api/v0/tokens", Some(&db_token), None).await;
         server
             .call(Method::PATCH, &format!("/api/v0/tokens/{db_id}"), Some(&manual), Some(json!({"description": "e"})))
             .await;
@@ -96,6 +98,7 @@ on_both_engines! {
         server
             .call(Method::POST, "/api/v0/management-tokens", Some(&manual), Some(json!({"description": "x"})))
             .await;
+        // A revoked token and garbage did not verify: counted, never written row by row.
         server.call(Method::GET, "/api/v0/tokens", Some(&db_token), None).await;
         server.call(Method::GET, "/api/v0/tokens", Some("M.V1.garbage"), None).await;
 
@@ -116,17 +119,16 @@ on_both_engines! {
             ("system".to_owned(), "operator_token.bootstrap".to_owned(), operator_id(&server), "success".to_owned()),
             (operator.clone(), "management_token.create".into(), manual_id.clone(), "success".into()),
             (manual_actor.clone(), "token.create".into(), db_id.clone(), "success".into()),
+            (format!("token:{db_id}"), "auth.refused".into(), "GET /api/v0/tokens".into(), "refused".into()),
             (manual_actor.clone(), "token.update".into(), db_id.clone(), "success".into()),
             (manual_actor.clone(), "token.revoke".into(), db_id.clone(), "success".into()),
             (manual_actor.clone(), "call.refused".into(), String::new(), "refused".into()),
-            (format!("token:{db_id}"), "auth.refused".into(), "GET /api/v0/tokens".into(), "refused".into()),
-            ("anonymous".into(), "auth.refused".into(), "GET /api/v0/tokens".into(), "refused".into()),
         ];
         assert_eq!(entries, expected);
         let create = &log[2];
         assert_eq!(create["clientAddress"], "127.0.0.1");
         assert_eq!(create["requestId"], "trace-4711");
-        assert_eq!(log[5]["detail"], "a manual management token may not create management tokens");
+        assert_eq!(log[6]["detail"], "a manual management token may not create management tokens");
 
         let text = log.to_string();
         for secret in [&manual, &db_token, &server.operator_token] {

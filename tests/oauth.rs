@@ -604,7 +604,7 @@ async fn an_oauth_admin_acts_as_operator_on_the_v2_api_and_other_groups_are_refu
     let server = tollgate(&idp, 30, |_| {}).await;
     let admin = rsa.sign(&idp.claims("admin-1", AUDIENCE));
     let member = rsa.sign(&idp.claims("member-1", AUDIENCE));
-    let setup = server.onboard().await;
+    let setup = server.onboard_as(Some(&server.operator_token)).await;
 
     let (status, body) = server
         .call(

@@ -41,6 +41,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("delete", "/api/v2/orgs/{orgID}"),
     ("get", "/health"),
     ("get", "/ready"),
+    ("get", "/metrics"),
     ("get", "/ping"),
     ("head", "/ping"),
 ];

@@ -326,7 +326,7 @@ on_both_engines! {
             let store = case.store.clone();
             tokio::spawn(async move {
                 store
-                    .complete_setup(&v2_user(100 + n, &format!("admin{n}")), &org(200 + n, &format!("org{n}")), &owned_token(300 + n, 100 + n, 200 + n), &audit("setup.complete"))
+                    .complete_setup(&v2_user(100 + n, &format!("admin{n}")), &org(200 + n, &format!("org{n}")), &owned_token(300 + n, 100 + n, 200 + n), &audit("setup.complete"), true)
                     .await
             })
         });

@@ -130,10 +130,10 @@ on_both_engines! {
             .v2_authorization(&admin.token, org_id, &admin.user_id, json!([{"action": "read", "resource": {"type": "buckets", "orgID": org_id}}]))
             .await;
         let token = created["token"].as_str().unwrap();
-        assert_eq!(server.granted(token, "read", DATABASES).await, DATABASES);
+        assert_eq!(server.granted_in(token, "read", DATABASES, Some(org_id)).await, DATABASES);
         let (status, _, _) = server.v2(Method::DELETE, &format!("/api/v2/orgs/{org_id}"), Some(&admin.token), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        assert!(server.granted(token, "read", DATABASES).await.is_empty());
+        assert!(server.granted_in(token, "read", DATABASES, Some(org_id)).await.is_empty());
         let (status, _, body) = server.v2(Method::GET, &format!("/api/v2/orgs/{org_id}"), Some(&admin.token), None).await;
         assert_eq!((status, body["message"].clone()), (StatusCode::NOT_FOUND, json!("organization not found")));
     }

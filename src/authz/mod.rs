@@ -9,7 +9,8 @@ use crate::api::v0::ApiError;
 use crate::api::v0::error::ErrorBody;
 use crate::api::v0::extract::ApiJson;
 use crate::app::AppState;
-use crate::token::{Action, TokenKind};
+use crate::tenant::TenantError;
+use crate::token::{Action, Permission, TokenId, TokenKind};
 use crate::verify::Rejection;
 
 #[derive(Debug, Deserialize, Serialize, Clone, PartialEq, Eq, ToSchema)]
@@ -18,6 +19,11 @@ pub struct RequestedPermission {
     pub action: Action,
     #[schema(example = "mydb")]
     pub database: String,
+    /// The org the request is made in, by id or name (v2 paths name one); without it, the
+    /// org `/api/v2/setup` made. Only permissions scoped to an org look at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "my-org")]
+    pub org: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -84,16 +90,24 @@ pub async fn authorize(
             }));
         }
     };
-    let granted = request
-        .permissions
-        .into_iter()
-        .filter(|want| {
-            token
-                .permissions
-                .iter()
-                .any(|have| have.grants(want.action, &want.database))
-        })
-        .collect();
+    let scoped = token.permissions.iter().any(Permission::is_org_scoped);
+    let mut orgs: Vec<(Option<String>, Option<TokenId>)> = Vec::new();
+    let mut granted = Vec::new();
+    for want in request.permissions {
+        let org = if scoped {
+            request_org(&state, &mut orgs, want.org.as_deref()).await?
+        } else {
+            None
+        };
+        let org = org.as_ref().map(TokenId::as_str);
+        if token
+            .permissions
+            .iter()
+            .any(|have| have.grants(want.action, &want.database, org))
+        {
+            granted.push(want);
+        }
+    }
     Ok(Json(AuthorizeResponse {
         valid: true,
         subject: Some(Subject {
@@ -101,4 +115,25 @@ pub async fn authorize(
         }),
         permissions: granted,
     }))
+}
+
+/// The org a requested permission is in, each distinct name resolved once per request.
+async fn request_org(
+    state: &AppState,
+    resolved: &mut Vec<(Option<String>, Option<TokenId>)>,
+    named: Option<&str>,
+) -> Result<Option<TokenId>, ApiError> {
+    if let Some((_, org)) = resolved.iter().find(|(name, _)| name.as_deref() == named) {
+        return Ok(org.clone());
+    }
+    let org = state
+        .tenants
+        .request_org(named)
+        .await
+        .map_err(|e| match e {
+            TenantError::Unavailable(detail) => ApiError::unavailable(&detail),
+            other => ApiError::internal(&other.to_string()),
+        })?;
+    resolved.push((named.map(str::to_owned), org.clone()));
+    Ok(org)
 }

@@ -49,10 +49,14 @@ impl From<sqlx::Error> for StoreError {
                     return StoreError::Conflict(name.to_owned());
                 }
                 // PostgreSQL: connection, resources, operator intervention, serialization.
-                // SQLite: BUSY and LOCKED (with extended codes).
-                let transient = ["08", "53", "57"].iter().any(|c| code.starts_with(c))
-                    || matches!(code.as_ref(), "40001" | "40P01")
-                    || matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6));
+                // SQLite: BUSY and LOCKED (with extended codes). Each engine's codes are read
+                // only for its own errors: SQLSTATE 22021 would otherwise read as BUSY.
+                let transient = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6))
+                } else {
+                    ["08", "53", "57"].iter().any(|c| code.starts_with(c))
+                        || matches!(code.as_ref(), "40001" | "40P01")
+                };
                 if transient {
                     StoreError::Unavailable(err.to_string())
                 } else {
@@ -222,6 +226,9 @@ impl Store {
     }
 
     pub async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        if id.contains('\0') {
+            return Ok(None); // no name holds NUL: PostgreSQL text cannot
+        }
         dispatch!(self, s => s.find_user(id).await)
     }
 
@@ -286,18 +293,30 @@ impl Store {
     }
 
     /// Stores the first user, org and operator authorization in one transaction, returning
-    /// the stored token; `None` when setup is no longer allowed.
+    /// the stored token; `None` when setup is no longer allowed (with `pristine_only`, when
+    /// anything but the operator token exists).
     pub async fn complete_setup(
         &self,
         user: &V2User,
         org: &Org,
         token: &NewToken,
         audit: &AuditEvent,
+        pristine_only: bool,
     ) -> Result<Option<Token>, StoreError> {
-        match dispatch!(self, s => s.complete_setup(user, org, token, audit).await) {
+        match dispatch!(self, s => s.complete_setup(user, org, token, audit, pristine_only).await) {
             Err(StoreError::Conflict(c)) if c == "setup_pkey" => Ok(None),
             other => other,
         }
+    }
+
+    /// Whether `/api/v2/setup` has run.
+    pub async fn setup_done(&self) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.setup_done().await)
+    }
+
+    /// The org `/api/v2/setup` made, while it exists.
+    pub async fn default_org(&self) -> Result<Option<TokenId>, StoreError> {
+        dispatch!(self, s => s.default_org().await)
     }
 
     pub async fn find_v2_user(&self, id: &TokenId) -> Result<Option<V2User>, StoreError> {
@@ -305,6 +324,9 @@ impl Store {
     }
 
     pub async fn find_v2_user_by_name(&self, name: &str) -> Result<Option<V2User>, StoreError> {
+        if name.contains('\0') {
+            return Ok(None); // no name holds NUL: PostgreSQL text cannot
+        }
         dispatch!(self, s => s.find_v2_user_by_name(name).await)
     }
 
@@ -352,6 +374,9 @@ impl Store {
     }
 
     pub async fn find_org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError> {
+        if name.contains('\0') {
+            return Ok(None); // no name holds NUL: PostgreSQL text cannot
+        }
         dispatch!(self, s => s.find_org_by_name(name).await)
     }
 
@@ -638,6 +663,12 @@ macro_rules! owned_token_columns {
          CASE WHEN t.user_id IS NULL THEN NULL ELSE COALESCE(u.status, 'missing') END AS owner_status"
     };
 }
+
+/// What stops an unauthenticated setup: setup done, or any token but operator tokens, any
+/// user of either kind, any org. Zero on a pristine store.
+pub(crate) const PRISTINE_USES: &str = "SELECT (SELECT COUNT(*) FROM setup) \
+     + (SELECT COUNT(*) FROM tokens WHERE NOT operator) + (SELECT COUNT(*) FROM users) \
+     + (SELECT COUNT(*) FROM v2_users) + (SELECT COUNT(*) FROM orgs)";
 
 /// The token queries, written once: both engines accept `$N` placeholders and `RETURNING`.
 /// Each engine module invokes this for its own store type and database.
@@ -933,13 +964,26 @@ macro_rules! token_queries {
             }
 
             pub async fn setup_allowed(&self) -> Result<bool, StoreError> {
-                let used: i64 = sqlx::query_scalar(
-                    "SELECT (SELECT COUNT(*) FROM setup) + (SELECT COUNT(*) FROM v2_users) \
-                     + (SELECT COUNT(*) FROM orgs)",
-                )
-                .fetch_one(&self.pool)
-                .await?;
+                let used: i64 = sqlx::query_scalar(super::PRISTINE_USES).fetch_one(&self.pool).await?;
                 Ok(used == 0)
+            }
+
+            pub async fn setup_done(&self) -> Result<bool, StoreError> {
+                let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM setup")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(done > 0)
+            }
+
+            /// The org setup made, while it exists.
+            pub async fn default_org(&self) -> Result<Option<TokenId>, StoreError> {
+                let id: Option<String> = sqlx::query_scalar(
+                    "SELECT orgs.id FROM setup JOIN orgs ON orgs.id = setup.org_id",
+                )
+                .fetch_optional(&self.pool)
+                .await?;
+                id.map(|id| TokenId::parse(&id).map_err(|e| StoreError::Internal(e.to_string())))
+                    .transpose()
             }
 
             pub async fn complete_setup(
@@ -948,20 +992,21 @@ macro_rules! token_queries {
                 org: &Org,
                 token: &NewToken,
                 audit: &AuditEvent,
+                pristine_only: bool,
             ) -> Result<Option<Token>, StoreError> {
                 let mut tx = self.begin_write().await?;
                 // The single setup row makes a concurrent second setup fail on its key.
-                sqlx::query("INSERT INTO setup (id, completed_at) VALUES (1, $1)")
+                sqlx::query("INSERT INTO setup (id, completed_at, org_id) VALUES (1, $1, $2)")
                     .bind(audit.at)
+                    .bind(org.id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                let tenants: i64 = sqlx::query_scalar(
-                    "SELECT (SELECT COUNT(*) FROM v2_users) + (SELECT COUNT(*) FROM orgs)",
-                )
-                .fetch_one(&mut *tx)
-                .await?;
-                if tenants > 0 {
-                    return Ok(None);
+                if pristine_only {
+                    let used: i64 = sqlx::query_scalar(super::PRISTINE_USES).fetch_one(&mut *tx).await?;
+                    // The setup row just inserted is the one use allowed.
+                    if used > 1 {
+                        return Ok(None);
+                    }
                 }
                 insert_v2_user(user).fetch_one(&mut *tx).await?;
                 insert_org(org).fetch_one(&mut *tx).await?;

@@ -7,7 +7,7 @@ use super::{Holder, TenantError};
 use crate::audit::{AuditEvent, Origin};
 use crate::store::{OwnedTokens, Page, Revocation, Store};
 use crate::token::format::MintedToken;
-use crate::token::permission::{BUCKETS, INSTANCE, RESOURCE_TYPES};
+use crate::token::permission::{BUCKETS, INSTANCE, RESOURCE_TYPES, bucket_conflict};
 use crate::token::rules::{MAX_DATABASE_NAME_CHARS, MAX_DESCRIPTION_CHARS};
 use crate::token::service::{ServiceError, TokenService};
 use crate::token::{
@@ -97,15 +97,16 @@ fn permissions(decoded: &Decoded) -> Result<Vec<Permission>, TenantError> {
             Some(name) if kind == BUCKETS && !name.is_empty() => Some(bucket_name(name)?),
             _ => None,
         };
-        out.push(Permission::new(
-            action,
-            Resource {
-                kind: kind.to_owned(),
-                id: id.as_ref().map(|i| i.to_string()),
-                name,
-                org_id: org_id.as_ref().map(|i| i.to_string()),
-            },
-        ));
+        let resource = Resource {
+            kind: kind.to_owned(),
+            id: id.as_ref().map(|i| i.to_string()),
+            name,
+            org_id: org_id.as_ref().map(|i| i.to_string()),
+        };
+        if let Some(why) = bucket_conflict(&resource) {
+            return Err(TenantError::Invalid(format!("invalid permission: {why}")));
+        }
+        out.push(Permission::new(action, resource));
     }
     Ok(out)
 }
@@ -121,8 +122,13 @@ pub(crate) fn bucket_name(name: &str) -> Result<String, TenantError> {
     Ok(name.to_owned())
 }
 
-fn description(text: Option<&str>) -> Result<String, TenantError> {
+pub(crate) fn description(text: Option<&str>) -> Result<String, TenantError> {
     let text = text.unwrap_or_default();
+    if text.contains('\0') {
+        return Err(TenantError::Invalid(
+            "description must not contain NUL characters".into(),
+        ));
+    }
     if text.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(TenantError::Invalid(format!(
             "description must be at most {MAX_DESCRIPTION_CHARS} characters"
@@ -200,13 +206,7 @@ impl Authorizations {
             Action::Write,
             Resource::of("users", Some(user_id.as_str()), None),
         )?;
-        for p in &permissions {
-            if !holder.allows(p) {
-                return Err(TenantError::Forbidden(format!(
-                    "permission {p} is not allowed: {p} is unauthorized"
-                )));
-            }
-        }
+        grantable(holder, &permissions)?;
         if permissions.iter().any(|p| p.resource.kind == INSTANCE) {
             return Err(TenantError::Refused(
                 "authorizations cannot be created with the instance type, it is only used during setup"
@@ -347,6 +347,16 @@ impl Authorizations {
                 Err(TenantError::NotFound("authorization not found".into()))
             }
         }
+    }
+}
+
+/// Step 10: a caller grants only what it holds; privilege cannot be escalated.
+pub fn grantable(holder: &Holder, permissions: &[Permission]) -> Result<(), TenantError> {
+    match permissions.iter().find(|p| !holder.allows(p)) {
+        Some(p) => Err(TenantError::Forbidden(format!(
+            "permission {p} is not allowed: {p} is unauthorized"
+        ))),
+        None => Ok(()),
     }
 }
 

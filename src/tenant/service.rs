@@ -6,6 +6,7 @@ use tracing::instrument;
 
 use super::{Holder, Org, TenantError, V2User, name, operator_permissions};
 use crate::audit::{AuditEvent, Origin};
+use crate::identity::Principal;
 use crate::store::{Store, StoreError};
 use crate::token::format::MintedToken;
 use crate::token::service::TokenService;
@@ -55,15 +56,22 @@ impl Tenants {
         Ok(self.store.setup_allowed().await?)
     }
 
-    /// The first user, its org, and an operator authorization, once.
-    #[instrument(skip_all)]
+    /// The first user, its org, and an operator authorization, once. Without a management
+    /// caller only on a pristine store (nothing but the bootstrap operator token); a
+    /// management caller may run it once on a store already in use through `/api/v0`.
+    #[instrument(skip_all, fields(actor = caller.map(|c| c.actor())))]
     pub async fn setup(
         &self,
+        caller: Option<&Principal>,
         origin: &Origin,
         request: SetupRequest,
     ) -> Result<Onboarded, TenantError> {
         let done = || TenantError::Conflict("onboarding has already been completed".into());
-        if !self.store.setup_allowed().await? {
+        let allowed = match caller {
+            None => self.store.setup_allowed().await?,
+            Some(_) => !self.store.setup_done().await?,
+        };
+        if !allowed {
             return Err(done());
         }
         let missing: Vec<&str> = [("username", &request.username), ("org", &request.org)]
@@ -116,13 +124,23 @@ impl Tenants {
             created_by: Some("setup".into()),
             ..new
         };
-        let audit = AuditEvent::new("anonymous", "setup.complete", origin)
+        let actor = caller.map_or_else(|| "anonymous".to_owned(), Principal::actor);
+        let audit = AuditEvent::new(actor, "setup.complete", origin)
             .target(new.id.to_string())
             .detail(format!("user {}, org {}", user.id, org.id));
         let token = self
             .store
-            .complete_setup(&user, &org, &new, &audit)
-            .await?
+            .complete_setup(&user, &org, &new, &audit, caller.is_none())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(c) if c == "orgs_name_unique" => TenantError::Conflict(
+                    format!("organization with name {} already exists", org.name),
+                ),
+                StoreError::Conflict(c) if c == "v2_users_name_unique" => {
+                    TenantError::Conflict(format!("user with name {} already exists", user.name))
+                }
+                other => other.into(),
+            })?
             .ok_or_else(done)?;
         tracing::info!(user_id = %user.id, org_id = %org.id, "v2 setup completed");
         Ok(Onboarded {
@@ -131,6 +149,20 @@ impl Tenants {
             token,
             minted,
         })
+    }
+
+    /// The org a data-path request is in: the one it names, by id or by name (`None` when
+    /// no such org exists), or else the org setup made.
+    pub async fn request_org(&self, named: Option<&str>) -> Result<Option<TokenId>, TenantError> {
+        let Some(named) = named else {
+            return Ok(self.store.default_org().await?);
+        };
+        if let Ok(id) = TokenId::parse_v2(named)
+            && let Some(org) = self.store.find_org(&id).await?
+        {
+            return Ok(Some(org.id));
+        }
+        Ok(self.store.find_org_by_name(named).await?.map(|org| org.id))
     }
 
     // ---- users ----
@@ -285,7 +317,7 @@ impl Tenants {
         let org = Org {
             id: fresh_id()?,
             name: name("org", org_name)?,
-            description: description.to_owned(),
+            description: super::authorizations::description(Some(description))?,
             created_at: now,
             updated_at: now,
         };

@@ -112,10 +112,11 @@ impl Permission {
         Permission { action, resource }
     }
 
-    /// Whether holding `self` satisfies `required` (InfluxDB's `Permission.Matches`): write
-    /// does not imply read; `instance` covers every type; an id binds regardless of org; an
-    /// org binds every resource of the type in it. A bucket `name` (kept by tollgate, which
-    /// binds databases by name) binds like an id, within its org when it has one.
+    /// Whether holding `self` satisfies `required`: whatever `required` would grant, `self`
+    /// grants too. Write does not imply read; `instance` covers every type. Buckets follow
+    /// the data path's rule ([`Permission::grants`]): every database `required` names, in every
+    /// org it applies to, must be covered. Other types follow InfluxDB's `Permission.Matches`:
+    /// an id binds regardless of org; an org binds every resource of the type in it.
     pub fn matches(&self, required: &Permission) -> bool {
         let (held, want) = (&self.resource, &required.resource);
         if self.action != required.action {
@@ -127,12 +128,14 @@ impl Permission {
         if held.kind != want.kind {
             return false;
         }
+        if held.kind == BUCKETS {
+            return match (bucket_target(held), bucket_target(want)) {
+                (Some(have), Some(need)) => have.covers(&need),
+                _ => false,
+            };
+        }
         if let Some(id) = &held.id {
             return want.id.as_ref() == Some(id);
-        }
-        if let Some(name) = &held.name {
-            let same_org = held.org_id.is_none() || held.org_id == want.org_id;
-            return same_org && want.name.as_ref() == Some(name);
         }
         match &held.org_id {
             None => true,
@@ -166,16 +169,66 @@ impl Permission {
         }
     }
 
-    /// Whether this permission allows `action` on the database called (or with id) `database`.
-    /// Write does not imply read.
-    pub fn grants(&self, action: Action, database: &str) -> bool {
+    /// Whether this permission allows `action` on `database` for a request made in `org`
+    /// (`None`: no org is known). Write does not imply read. A permission with an `orgID`
+    /// grants only requests in that org; one without grants in every org. A bucket
+    /// permission naming both an `id` and a `name` grants nothing (it cannot be created).
+    pub fn grants(&self, action: Action, database: &str, org: Option<&str>) -> bool {
         if self.action != action || self.resource.kind != BUCKETS {
             return false;
         }
-        match (&self.resource.name, &self.resource.id) {
-            (None, None) => true,
-            (name, id) => name.as_deref() == Some(database) || id.as_deref() == Some(database),
-        }
+        bucket_target(&self.resource).is_some_and(|target| target.grants(database, org))
+    }
+
+    /// Whether granting this permission needs the org a request is made in.
+    pub fn is_org_scoped(&self) -> bool {
+        self.resource.kind == BUCKETS && self.resource.org_id.is_some()
+    }
+}
+
+/// Why a bucket permission cannot be created.
+pub fn bucket_conflict(resource: &Resource) -> Option<String> {
+    match (&resource.id, &resource.name) {
+        (Some(id), Some(name)) if resource.kind == BUCKETS => Some(format!(
+            "a buckets permission names its bucket by id or by name, not both (got id {id} and name {name:?}): tollgate binds databases by name, so send only \"name\", or only \"id\" to match that id literally"
+        )),
+        _ => None,
+    }
+}
+
+/// What a bucket permission reaches: one database (by name, or an id matched literally) or
+/// every database, in one org or in every org.
+struct BucketTarget<'a> {
+    database: Option<&'a str>,
+    org: Option<&'a str>,
+}
+
+/// `None` for a bucket permission that names both an id and a name: it reaches nothing.
+fn bucket_target(resource: &Resource) -> Option<BucketTarget<'_>> {
+    let database = match (&resource.id, &resource.name) {
+        (Some(_), Some(_)) => return None,
+        (Some(one), None) | (None, Some(one)) => Some(one.as_str()),
+        (None, None) => None,
+    };
+    Some(BucketTarget {
+        database,
+        org: resource.org_id.as_deref(),
+    })
+}
+
+impl BucketTarget<'_> {
+    fn grants(&self, database: &str, org: Option<&str>) -> bool {
+        let in_org = self.org.is_none_or(|mine| org == Some(mine));
+        in_org && self.database.is_none_or(|mine| mine == database)
+    }
+
+    /// Every (database, org) `other` grants, `self` grants.
+    fn covers(&self, other: &BucketTarget<'_>) -> bool {
+        let org = self.org.is_none_or(|mine| other.org == Some(mine));
+        let database = self
+            .database
+            .is_none_or(|mine| other.database == Some(mine));
+        org && database
     }
 }
 
@@ -186,9 +239,9 @@ mod tests {
     #[test]
     fn a_named_grant_covers_only_that_database_and_action() {
         let p = Permission::database(Action::Write, Some("db1"));
-        assert!(p.grants(Action::Write, "db1"));
-        assert!(!p.grants(Action::Write, "db2"));
-        assert!(!p.grants(Action::Read, "db1"));
+        assert!(p.grants(Action::Write, "db1", None));
+        assert!(!p.grants(Action::Write, "db2", None));
+        assert!(!p.grants(Action::Read, "db1", None));
     }
 
     fn perm(action: Action, kind: &str, id: Option<&str>, org: Option<&str>) -> Permission {
@@ -253,7 +306,119 @@ mod tests {
     #[test]
     fn a_wildcard_grant_covers_every_database() {
         let p = Permission::database(Action::Read, None);
-        assert!(p.grants(Action::Read, "anything"));
+        assert!(p.grants(Action::Read, "anything", None));
+        assert!(p.grants(Action::Read, "anything", Some("00000000000000a1")));
         assert_eq!(p.database_name(), Some("*"));
+    }
+
+    fn bucket(
+        action: Action,
+        id: Option<&str>,
+        name: Option<&str>,
+        org: Option<&str>,
+    ) -> Permission {
+        Permission::new(
+            action,
+            Resource {
+                kind: BUCKETS.to_owned(),
+                id: id.map(str::to_owned),
+                name: name.map(str::to_owned),
+                org_id: org.map(str::to_owned),
+            },
+        )
+    }
+
+    #[test]
+    fn a_bucket_permission_with_an_id_and_a_name_matches_and_grants_nothing() {
+        let held = bucket(Action::Write, Some("00000000000000cc"), None, Some("a"));
+        let both = bucket(
+            Action::Write,
+            Some("00000000000000cc"),
+            Some("production"),
+            Some("a"),
+        );
+        assert!(
+            !held.matches(&both),
+            "holding the id must not cover the name"
+        );
+        let by_name = bucket(Action::Write, None, Some("production"), Some("a"));
+        assert!(
+            !by_name.matches(&both),
+            "holding the name must not cover the id"
+        );
+        assert!(!both.grants(Action::Write, "production", Some("a")));
+        assert!(!both.grants(Action::Write, "00000000000000cc", Some("a")));
+        assert!(bucket_conflict(&both.resource).is_some());
+        assert!(bucket_conflict(&held.resource).is_none());
+    }
+
+    #[test]
+    fn an_org_wide_bucket_grant_covers_only_requests_in_its_org() {
+        let org_wide = bucket(Action::Write, None, None, Some("a"));
+        assert!(org_wide.grants(Action::Write, "production", Some("a")));
+        assert!(!org_wide.grants(Action::Write, "production", Some("b")));
+        assert!(!org_wide.grants(Action::Write, "production", None));
+        assert!(org_wide.matches(&bucket(Action::Write, None, Some("sensors"), Some("a"))));
+        assert!(!org_wide.matches(&bucket(Action::Write, None, Some("sensors"), Some("b"))));
+        assert!(!org_wide.matches(&bucket(Action::Write, None, Some("sensors"), None)));
+        let named = bucket(Action::Write, None, Some("sensors"), None);
+        assert!(
+            named.grants(Action::Write, "sensors", Some("b")),
+            "no org: every org"
+        );
+    }
+
+    mod rule {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn action() -> impl Strategy<Value = Action> {
+            prop_oneof![Just(Action::Read), Just(Action::Write)]
+        }
+
+        fn pick(options: &'static [&'static str]) -> impl Strategy<Value = Option<String>> {
+            proptest::option::of(proptest::sample::select(options).prop_map(str::to_owned))
+        }
+
+        fn permission() -> impl Strategy<Value = Permission> {
+            let kind = prop_oneof![4 => Just(BUCKETS), 1 => Just("users"), 1 => Just(INSTANCE)];
+            (
+                action(),
+                kind,
+                pick(&["db1", "db2"]),
+                pick(&["db1", "db3"]),
+                pick(&["o1", "o2"]),
+            )
+                .prop_map(|(action, kind, id, name, org_id)| {
+                    Permission::new(
+                        action,
+                        Resource {
+                            kind: kind.to_owned(),
+                            id,
+                            name,
+                            org_id,
+                        },
+                    )
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn whatever_matches_grants_nothing_the_holder_does_not(
+                held in permission(),
+                want in permission(),
+                action in action(),
+                database in proptest::sample::select(&["db1", "db2", "db3", "other"][..]),
+                org in pick(&["o1", "o2", "o3"]),
+            ) {
+                if held.resource.kind != INSTANCE && held.matches(&want) {
+                    prop_assert!(
+                        !want.grants(action, database, org.as_deref())
+                            || held.grants(action, database, org.as_deref()),
+                        "{held:?} matches {want:?}, which grants {action:?} {database} in {org:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -25,6 +25,10 @@ pub enum RuleError {
         "expiresAt must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z (offsets Z, +hh:mm or +hhmm)"
     )]
     ExpiryFormat,
+    #[error("expiresAt must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z in UTC")]
+    ExpiryRange,
+    #[error("description must not contain NUL characters")]
+    DescriptionNul,
     #[error("expiresAt must be in the future")]
     ExpiryInPast,
     #[error("token permissions cannot be updated; create a new token")]
@@ -39,6 +43,8 @@ pub fn description(text: &str) -> Result<String, RuleError> {
     let chars = text.chars().count();
     if text.trim().is_empty() {
         Err(RuleError::DescriptionEmpty)
+    } else if text.contains('\0') {
+        Err(RuleError::DescriptionNul)
     } else if chars > MAX_DESCRIPTION_CHARS {
         Err(RuleError::DescriptionTooLong(chars))
     } else {
@@ -69,8 +75,16 @@ pub fn database_permissions(
     Ok(permissions)
 }
 
-/// RFC 3339 with `Z`, `±hh:mm`, or the `±hhmm` that `date +%z` prints.
+/// RFC 3339 with `Z`, `±hh:mm`, or the `±hhmm` that `date +%z` prints, as a UTC instant in
+/// years 1 to 9999 (what both engines store and order).
 pub fn parse_timestamp(text: &str) -> Result<OffsetDateTime, RuleError> {
+    let at = parse_rfc3339(text)?;
+    at.checked_to_offset(time::UtcOffset::UTC)
+        .filter(|utc| (1..=9999).contains(&utc.year()))
+        .ok_or(RuleError::ExpiryRange)
+}
+
+fn parse_rfc3339(text: &str) -> Result<OffsetDateTime, RuleError> {
     if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
         return Ok(at);
     }
@@ -97,7 +111,7 @@ pub fn expiry(
     if at <= now {
         return Err(RuleError::ExpiryInPast);
     }
-    Ok(Some(at.to_offset(time::UtcOffset::UTC)))
+    Ok(Some(at))
 }
 
 #[cfg(test)]
@@ -140,5 +154,46 @@ mod tests {
         .unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].database_name(), Some("*"));
+    }
+
+    #[test]
+    fn instants_outside_years_1_to_9999_in_utc_are_refused_not_panicking() {
+        for text in [
+            "9999-12-31T23:59:59-01:00",
+            "0000-01-01T00:00:00+01:00",
+            "0001-01-01T00:00:00+00:01",
+        ] {
+            assert_eq!(parse_timestamp(text), Err(RuleError::ExpiryRange), "{text}");
+        }
+        assert!(parse_timestamp("9999-12-31T23:59:59Z").is_ok());
+        assert!(parse_timestamp("0001-01-01T00:00:00Z").is_ok());
+    }
+
+    mod never_panics {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_text(text in ".{0,40}") {
+                let _ = parse_timestamp(&text);
+            }
+
+            #[test]
+            fn any_rfc3339_shape(
+                year in 0u32..=9999, month in 0u32..=13, day in 0u32..=32,
+                hour in 0u32..=25, minute in 0u32..=61, second in 0u32..=61,
+                sign in prop_oneof![Just('+'), Just('-')], oh in 0u32..=25, om in 0u32..=61,
+                colon: bool, fraction in proptest::option::of(0u32..1_000_000_000),
+            ) {
+                let fraction = fraction.map(|f| format!(".{f}")).unwrap_or_default();
+                let offset = if colon { format!("{sign}{oh:02}:{om:02}") } else { format!("{sign}{oh:02}{om:02}") };
+                let text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}{offset}");
+                if let Ok(at) = parse_timestamp(&text) {
+                    prop_assert_eq!(at.offset(), time::UtcOffset::UTC);
+                    prop_assert!((1..=9999).contains(&at.year()));
+                }
+            }
+        }
     }
 }

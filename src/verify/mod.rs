@@ -74,18 +74,18 @@ impl Verifier {
             .await?
             .filter(|t| t.kind == parsed.kind)
             .ok_or(Rejection::Unknown)?;
-        // Refusing dead tokens before hashing keeps revoked ids from costing argon2 work.
-        if let Some(reason) = stored.unusable_at(token::now()) {
-            return Err(Rejection::Unusable(reason));
-        }
+        // The secret is checked before anything about the token is told: without it, a
+        // revoked, expired or inactive token reads exactly as an unknown one.
         let matches = self
             .pool
             .verify(presented.to_owned(), stored.secret_hash.clone())
             .await?;
-        if matches {
-            Ok(stored)
-        } else {
-            Err(Rejection::Unknown)
+        if !matches {
+            return Err(Rejection::Unknown);
+        }
+        match stored.unusable_at(token::now()) {
+            Some(reason) => Err(Rejection::Unusable(reason)),
+            None => Ok(stored),
         }
     }
 }

@@ -339,3 +339,42 @@ impl FromEngine for StoreCase {
         StoreCase { store, db }
     }
 }
+
+/// `token` with its secret replaced and its checksum made valid again: well formed, a real
+/// id, the wrong secret.
+pub fn with_wrong_secret(token: &str) -> String {
+    let prefix = tollgate::token::TokenKind::from_token(token)
+        .expect("a token")
+        .prefix();
+    let id_end = prefix.len() + 16;
+    let mut forged = format!("{}{}", &token[..id_end], "A".repeat(43));
+    let checksum = crc32fast::hash(forged.as_bytes());
+    forged.push_str(&format!("{checksum:08x}"));
+    assert_ne!(forged, token);
+    forged
+}
+
+impl TestServer {
+    /// The value of one counter sample on `/metrics`, 0 when it was never incremented.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        text.lines()
+            .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// How many audit entries there are.
+    pub async fn audit_len(&self) -> usize {
+        let (status, page) = self.op(Method::GET, "/api/v0/audit?limit=1000", None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page.as_array().expect("entries").len()
+    }
+}

@@ -44,13 +44,19 @@ impl TestServer {
         (status, code, value)
     }
 
-    /// Runs `POST /api/v2/setup` for user `admin` in org `my-org`.
+    /// Runs `POST /api/v2/setup` for user `admin` in org `my-org`, with no credential.
     pub async fn onboard(&self) -> Onboarded {
+        self.onboard_as(None).await
+    }
+
+    /// Runs `POST /api/v2/setup` presenting `credential` (a management credential may set up
+    /// a store already in use).
+    pub async fn onboard_as(&self, credential: Option<&str>) -> Onboarded {
         let (status, _, body) = self
             .v2(
                 Method::POST,
                 "/api/v2/setup",
-                None,
+                credential,
                 Some(json!({"username": "admin", "org": "my-org", "bucket": "sensors", "password": "secret-password"})),
             )
             .await;
@@ -98,9 +104,23 @@ impl TestServer {
 
     /// The databases (from `candidates`) on which the decision API grants `action`.
     pub async fn granted(&self, token: &str, action: &str, candidates: &[&str]) -> Vec<String> {
+        self.granted_in(token, action, candidates, None).await
+    }
+
+    /// As [`granted`](Self::granted), for requests made in `org` (an id or a name).
+    pub async fn granted_in(
+        &self,
+        token: &str,
+        action: &str,
+        candidates: &[&str],
+        org: Option<&str>,
+    ) -> Vec<String> {
         let wanted: Vec<Value> = candidates
             .iter()
-            .map(|db| json!({"action": action, "database": db}))
+            .map(|db| match org {
+                Some(org) => json!({"action": action, "database": db, "org": org}),
+                None => json!({"action": action, "database": db}),
+            })
             .collect();
         let decision = self.authorize(token, Value::Array(wanted)).await;
         decision["permissions"]

@@ -91,10 +91,13 @@ pub async fn list_audit(
         .as_deref()
         .map(rules::parse_timestamp)
         .transpose()
-        .map_err(|_| {
-            ApiError::bad_request(
-                "since must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z",
-            )
+        .map_err(|e| {
+            ApiError::bad_request(match e {
+                rules::RuleError::ExpiryRange => {
+                    "since must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z in UTC"
+                }
+                _ => "since must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z",
+            })
         })?;
     let records = state
         .store

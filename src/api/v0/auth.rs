@@ -1,6 +1,7 @@
 //! Who is calling the management API, and whether they may: `Authorization: Bearer|Token`
 //! with the operator token, a manual management token, or (Bearer only) an OAuth JWT.
-//! Every refusal is written to the audit log.
+//! Refusals of verified callers are written to the audit log; refusals of credentials that
+//! did not verify are only counted (`/metrics`) and logged at a bounded rate.
 
 use std::net::SocketAddr;
 
@@ -13,7 +14,7 @@ use crate::app::AppState;
 use crate::audit::{AuditEvent, Origin};
 use crate::identity::{Group, Principal, Right};
 use crate::oauth::{self, JwtError};
-use crate::token::{TokenKind, Unusable, format};
+use crate::token::{TokenKind, Unusable};
 use crate::verify::Rejection;
 
 /// Longest credential we look at; anything longer is refused unread.
@@ -91,8 +92,8 @@ impl FromRequestParts<AppState> for Caller {
         let origin = origin(parts);
         match authenticate(parts, state).await {
             Ok(principal) => Ok(Caller { principal, origin }),
-            Err((actor, error)) => {
-                if error.status != axum::http::StatusCode::SERVICE_UNAVAILABLE {
+            Err(refused) => {
+                if let Some(actor) = refused.actor {
                     // The route template, never the raw path: a path can carry a pasted token.
                     let route = parts
                         .extensions
@@ -100,47 +101,73 @@ impl FromRequestParts<AppState> for Caller {
                         .map_or("unmatched", MatchedPath::as_str);
                     let event = AuditEvent::new(actor, "auth.refused", &origin)
                         .target(format!("{} {route}", parts.method))
-                        .refused(error.message.clone());
+                        .refused(refused.error.message.clone());
                     record(state, &event).await;
+                } else if refused.error.status != axum::http::StatusCode::SERVICE_UNAVAILABLE {
+                    state.metrics.unverified_refusal("v0", refused.reason);
                 }
-                Err(error)
+                Err(refused.error)
             }
         }
     }
 }
 
 /// Audit writes for refusals are best effort: a failing store must not turn a 401 into a 500.
-async fn record(state: &AppState, event: &AuditEvent) {
+pub(crate) async fn record(state: &AppState, event: &AuditEvent) {
     if let Err(e) = state.store.record_audit(event).await {
         tracing::warn!(error = %e, action = event.action, "could not record audit entry");
     }
 }
 
-/// The principal, or the actor to blame and the refusal.
-pub(crate) async fn authenticate(
-    parts: &Parts,
-    state: &AppState,
-) -> Result<Principal, (String, ApiError)> {
-    let anonymous = |e| ("anonymous".to_owned(), e);
-    let presented = credential(parts).map_err(anonymous)?;
+/// A refused credential. `actor` is named only when the credential itself was verified (a
+/// live database token on the management API, a valid JWT for an unlisted user): only those
+/// refusals are audited, so an unauthenticated flood writes no rows and cannot name actors.
+pub(crate) struct Refused {
+    pub actor: Option<String>,
+    pub error: ApiError,
+    /// A stable label for metrics.
+    pub reason: &'static str,
+}
+
+impl Refused {
+    fn unverified(reason: &'static str, error: ApiError) -> Self {
+        Refused {
+            actor: None,
+            error,
+            reason,
+        }
+    }
+
+    fn verified(actor: String, reason: &'static str, error: ApiError) -> Self {
+        Refused {
+            actor: Some(actor),
+            error,
+            reason,
+        }
+    }
+}
+
+/// The principal, or why not.
+pub(crate) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, Refused> {
+    let presented = credential(parts).map_err(|e| Refused::unverified("no_credential", e))?;
     let Some(kind) = TokenKind::from_token(presented.value) else {
         return authenticate_jwt(&presented, state).await;
     };
-    // Only a well-formed token names an actor; its id is not secret.
-    let actor = format::parse(presented.value)
-        .map(|p| format!("token:{}", p.id))
-        .unwrap_or_else(|_| "anonymous".to_owned());
     let name = kind.as_str();
     match state.verifier.verify(presented.value, &[kind]).await {
-        Ok(_) if kind == TokenKind::Database => Err((
-            actor,
+        Ok(token) if kind == TokenKind::Database => Err(Refused::verified(
+            format!("token:{}", token.id),
+            "database_token",
             ApiError::forbidden(
                 "database tokens cannot use the management API; use a management token",
             ),
         )),
         Ok(token) if token.operator => Ok(Principal::Operator { token_id: token.id }),
         Ok(token) => Ok(Principal::ManagementToken { token_id: token.id }),
-        Err(rejection) => Err((actor, refusal(rejection, name))),
+        Err(rejection) => Err(Refused::unverified(
+            rejection.reason(),
+            refusal(rejection, name),
+        )),
     }
 }
 
@@ -149,50 +176,62 @@ pub(crate) async fn authenticate(
 async fn authenticate_jwt(
     presented: &Credential<'_>,
     state: &AppState,
-) -> Result<Principal, (String, ApiError)> {
-    let anonymous = |e| ("anonymous".to_owned(), e);
+) -> Result<Principal, Refused> {
     if !oauth::looks_like_jwt(presented.value) {
-        return Err(anonymous(ApiError::unauthorized(
-            "invalid management token",
-        )));
+        return Err(Refused::unverified(
+            "malformed",
+            ApiError::unauthorized("invalid management token"),
+        ));
     }
     if !presented.bearer {
-        return Err(anonymous(ApiError::unauthorized(
-            "OAuth access tokens must be sent as `Authorization: Bearer <token>`",
-        )));
+        return Err(Refused::unverified(
+            "jwt_scheme",
+            ApiError::unauthorized(
+                "OAuth access tokens must be sent as `Authorization: Bearer <token>`",
+            ),
+        ));
     }
     let Some(oauth) = &state.oauth else {
-        return Err(anonymous(ApiError::unauthorized(
-            "OAuth is not configured on this cluster; use a management token",
-        )));
+        return Err(Refused::unverified(
+            "oauth_off",
+            ApiError::unauthorized(
+                "OAuth is not configured on this cluster; use a management token",
+            ),
+        ));
     };
     let identity = match oauth.verify(presented.value).await {
         Ok(identity) => identity,
         Err(JwtError::KeysUnavailable) => {
-            return Err(anonymous(ApiError::unavailable(
-                "identity provider keys are not loaded",
-            )));
+            return Err(Refused::unverified(
+                "unavailable",
+                ApiError::unavailable("identity provider keys are not loaded"),
+            ));
         }
         Err(e) => {
-            tracing::info!(reason = %e, "JWT refused");
-            return Err(anonymous(ApiError::unauthorized(e.to_string())));
+            tracing::debug!(reason = %e, "JWT refused");
+            return Err(Refused::unverified(
+                "jwt_invalid",
+                ApiError::unauthorized(e.to_string()),
+            ));
         }
     };
     let actor = format!("user:{}", identity.user_id);
-    let user = state
-        .store
-        .find_user(&identity.user_id)
-        .await
-        .map_err(|e| (actor.clone(), ApiError::unavailable(&e.to_string())))?
-        .ok_or_else(|| {
-            (
-                actor.clone(),
-                ApiError::forbidden(format!(
-                    "user {} is not authorized for this cluster",
-                    identity.user_id
-                )),
-            )
-        })?;
+    let user = match state.store.find_user(&identity.user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            let error = ApiError::forbidden(format!(
+                "user {} is not authorized for this cluster",
+                identity.user_id
+            ));
+            return Err(Refused::verified(actor, "unlisted_user", error));
+        }
+        Err(e) => {
+            return Err(Refused::unverified(
+                "unavailable",
+                ApiError::unavailable(&e.to_string()),
+            ));
+        }
+    };
     let mut groups = user.groups;
     for name in &identity.claimed_groups {
         if let Some(group) = Group::parse(name)
@@ -208,7 +247,6 @@ async fn authenticate_jwt(
 }
 
 fn refusal(rejection: Rejection, kind: &str) -> ApiError {
-    tracing::info!(reason = rejection.reason(), kind, "management call refused");
     match rejection {
         Rejection::Unavailable(detail) => ApiError::unavailable(&detail),
         Rejection::Unusable(Unusable::Revoked) => {

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::auth::RefusalMessage;
 use crate::api::v0::error::RETRY_AFTER_SECONDS;
 use crate::tenant::TenantError;
 
@@ -102,6 +103,7 @@ impl IntoResponse for V2Error {
     fn into_response(self) -> Response {
         let status = self.status();
         let code = HeaderValue::from_static(self.code);
+        let message_for_audit = self.message.clone();
         let mut response = (
             status,
             Json(V2ErrorBody {
@@ -110,6 +112,11 @@ impl IntoResponse for V2Error {
             }),
         )
             .into_response();
+        if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            response
+                .extensions_mut()
+                .insert(RefusalMessage(message_for_audit));
+        }
         let headers = response.headers_mut();
         headers.insert(PLATFORM_ERROR_CODE.clone(), code);
         if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -1,5 +1,6 @@
 //! `/api/v2/setup`: the one-time onboarding that creates the first user, its org and an
-//! operator authorization. No credentials needed, allowed once.
+//! operator authorization. Without credentials only on a pristine store; a management
+//! credential may run it once on a store already in use.
 
 use axum::Json;
 use axum::extract::State;
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::V2Error;
+use super::auth::V2Caller;
 use super::authorizations::{AuthorizationView, view};
 use super::error::V2ErrorBody;
 use super::extract::V2Json;
@@ -15,6 +17,7 @@ use super::orgs::OrgView;
 use super::users::UserView;
 use crate::app::AppState;
 use crate::audit::Origin;
+use crate::tenant::Holder;
 use crate::tenant::service::SetupRequest;
 
 #[derive(Serialize, ToSchema)]
@@ -22,7 +25,7 @@ pub struct SetupAllowed {
     pub allowed: bool,
 }
 
-/// Whether setup may still run (no v2 user or org exists yet).
+/// Whether setup may run without credentials: nothing but the operator token exists yet.
 #[utoipa::path(
     get, path = "/api/v2/setup", tag = "v2",
     responses((status = 200, body = SetupAllowed), (status = 503, body = V2ErrorBody))
@@ -64,6 +67,7 @@ pub struct SetupResult {
     post, path = "/api/v2/setup", tag = "v2", request_body = SetupBody,
     responses(
         (status = 201, body = SetupResult), (status = 400, body = V2ErrorBody),
+        (status = 401, description = "A credential was sent and is not valid", body = V2ErrorBody),
         (status = 422, description = "Already done, or a required field is missing", body = V2ErrorBody),
         (status = 503, body = V2ErrorBody),
     )
@@ -71,15 +75,24 @@ pub struct SetupResult {
 pub async fn post_setup(
     State(state): State<AppState>,
     origin: Origin,
+    caller: Option<V2Caller>,
     V2Json(body): V2Json<SetupBody>,
 ) -> Result<(StatusCode, Json<SetupResult>), V2Error> {
+    // Only a management credential may set up a store already in use; a v2 token may not.
+    let manager = match caller.map(|c| c.holder) {
+        Some(Holder::Management(principal)) => Some(principal),
+        _ => None,
+    };
     let request = SetupRequest {
         username: body.username,
         org: body.org,
         bucket: body.bucket,
         token: body.token,
     };
-    let onboarded = state.tenants.setup(&origin, request).await?;
+    let onboarded = state
+        .tenants
+        .setup(manager.as_ref(), &origin, request)
+        .await?;
     let mut names = state.tenants.names();
     let mut auth = view(&onboarded.token, &mut names)
         .await?
