@@ -507,3 +507,59 @@ impl MakeRequestId for RandomRequestId {
         HeaderValue::from_str(&id).ok().map(RequestId::new)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn answer_to_a_panic(surface: Surface) -> (StatusCode, serde_json::Value, String) {
+        let metrics = Metrics::new();
+        let app: Router = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    let handler_bug: Option<()> = None;
+                    handler_bug.expect("a bug in a handler")
+                }),
+            )
+            .layer(CatchPanicLayer::custom(PanicAnswer {
+                surface,
+                metrics: metrics.clone(),
+            }));
+        let request = Request::builder()
+            .uri("/boom")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        let body = serde_json::from_slice(&body).expect("json");
+        (status, body, metrics.render())
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_in_its_surfaces_error_body_and_is_counted() {
+        let (status, body, metrics) = answer_to_a_panic(Surface::V0).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body,
+            serde_json::json!({"code": 500, "message": "internal server error"})
+        );
+        assert!(
+            metrics.contains("tollgate_handler_panics_total 1"),
+            "{metrics}"
+        );
+        let (status, body, _) = answer_to_a_panic(Surface::V2).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body,
+            serde_json::json!({"code": "internal error", "message": "internal server error"})
+        );
+    }
+}

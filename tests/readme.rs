@@ -59,12 +59,19 @@ async fn the_readme_walkthrough_creates_authorizes_revokes_and_is_then_refused()
 }
 
 #[tokio::test]
-async fn the_readme_v2_walkthrough_sets_up_grants_sensors_only_and_deactivates() {
+async fn the_readme_v2_walkthrough_after_the_first_one_sets_up_grants_sensors_only_and_deactivates()
+{
     let db = TestDatabase::new(Engine::Sqlite).await;
     let root = db.dir.path().to_path_buf();
-    let server = TestServer::start_with(db, |_| {}).await;
+    let server = TestServer::start_with(db, |config| config.data_dir = root.join("data")).await;
     let address = server.base.trim_start_matches("http://").to_owned();
-    let script = section("## InfluxDB v2 walkthrough").replace("127.0.0.1:8086", &address);
+    // As a reader follows the README: the first walkthrough, then this one.
+    let script = format!(
+        "{}\n{}",
+        walkthrough(),
+        section("## InfluxDB v2 walkthrough")
+    )
+    .replace("127.0.0.1:8086", &address);
 
     let out = tokio::process::Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
@@ -78,7 +85,7 @@ async fn the_readme_v2_walkthrough_sets_up_grants_sensors_only_and_deactivates()
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<&str> = stdout.lines().collect();
+    let lines: Vec<&str> = stdout.lines().skip(4).collect();
     assert_eq!(lines.len(), 3, "{stdout}");
     assert_eq!(lines[0], r#"{"user":"iot","org":"my-org","token":true}"#);
     let decision: serde_json::Value = serde_json::from_str(lines[1]).unwrap();

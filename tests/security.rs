@@ -238,10 +238,18 @@ on_both_engines! {
             let (status, code, answer) = server.v2(Method::POST, path, Some(&admin.token), Some(body)).await;
             assert_eq!((status, code.as_deref()), (StatusCode::BAD_REQUEST, Some("invalid")), "{path}: {answer}");
         }
-        for path in ["/api/v2/users?name=a%00b", "/api/v2/orgs?org=a%00b"] {
+        for path in ["/api/v2/users?name=a%00b", "/api/v2/orgs?org=a%00b", "/api/v2/authorizations?org=a%00b", "/api/v2/authorizations?user=a%00b"] {
             let (status, _, answer) = server.v2(Method::GET, path, Some(&admin.token), None).await;
-            assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {answer}");
+            assert!(status.is_client_error(), "{path}: {status} {answer}");
         }
+        let (id, _) = server.create_token(permissions.clone()).await;
+        let (status, body) = server
+            .op(Method::PATCH, &format!("/api/v0/tokens/{id}"), Some(json!({"description": "a\u{0}b"})))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let path = format!("/api/v2/authorizations/{}", admin.authorization_id);
+        let (status, _, body) = server.v2(Method::PATCH, &path, Some(&admin.token), Some(json!({"description": "a\u{0}b"}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         let scoped = server
             .v2_authorization(&admin.token, &admin.org_id, &admin.user_id, json!([{"action": "read", "resource": {"type": "buckets", "orgID": admin.org_id}}]))
             .await;

@@ -371,3 +371,88 @@ fn require_on(holder: &Holder, action: Action, token: &Token) -> Result<(), Tena
     )?;
     holder.require(action, Resource::of("users", user, None))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn holder(permissions: Vec<Permission>) -> Holder {
+        let id = TokenId::parse("00000000000000aa").expect("id");
+        let at = crate::token::now();
+        Holder::Token(Box::new(Token {
+            id,
+            kind: TokenKind::Database,
+            description: String::new(),
+            permissions,
+            status: Status::Active,
+            operator: false,
+            token_prefix: String::new(),
+            secret_hash: String::new(),
+            created_by: None,
+            created_at: at,
+            updated_at: at,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+            user_id: None,
+            org_id: None,
+            owner: None,
+        }))
+    }
+
+    const ORGS: [&str; 2] = ["00000000000000a1", "00000000000000b2"];
+
+    fn requested() -> impl Strategy<Value = RequestedPermission> {
+        let pick = |values: &'static [&'static str]| {
+            proptest::option::of(proptest::sample::select(values).prop_map(str::to_owned))
+        };
+        (
+            prop_oneof![Just("read"), Just("write")],
+            prop_oneof![4 => Just("buckets"), 1 => Just("users")],
+            pick(&["00000000000000cc", "00000000000000dd"]),
+            pick(&ORGS),
+            pick(&["sensors", "production", "00000000000000cc"]),
+        )
+            .prop_map(|(action, kind, id, org_id, name)| RequestedPermission {
+                action: Some(action.to_owned()),
+                kind: Some(kind.to_owned()),
+                id,
+                org_id,
+                name,
+            })
+    }
+
+    /// Through the same decoding and checks `create` runs: steps 2 to 4, then 10.
+    fn created(held: &Holder, wanted: Vec<RequestedPermission>) -> Option<Vec<Permission>> {
+        let request = CreateAuthorization {
+            permissions: Some(wanted),
+            ..CreateAuthorization::default()
+        };
+        let permissions = permissions(&decode(&request).ok()?).ok()?;
+        grantable(held, &permissions).ok()?;
+        Some(permissions)
+    }
+
+    proptest! {
+        #[test]
+        fn a_created_token_grants_nothing_its_creator_does_not_hold(
+            held in proptest::collection::vec(requested(), 1..4),
+            wanted in proptest::collection::vec(requested(), 1..4),
+            action in prop_oneof![Just(Action::Read), Just(Action::Write)],
+            database in proptest::sample::select(&["sensors", "production", "00000000000000cc", "00000000000000dd"][..]),
+            org in proptest::option::of(proptest::sample::select(&ORGS[..])),
+        ) {
+            let request = CreateAuthorization { permissions: Some(held), ..Default::default() };
+            let Some(held) = decode(&request).ok().and_then(|d| permissions(&d).ok()) else {
+                return Ok(());
+            };
+            let caller = holder(held.clone());
+            if let Some(token) = created(&caller, wanted) {
+                let grants = |set: &[Permission]| set.iter().any(|p| p.grants(action, database, org));
+                prop_assert!(!grants(&token) || grants(&held), "{held:?} created {token:?}");
+            }
+        }
+    }
+}

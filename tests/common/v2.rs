@@ -10,6 +10,7 @@ pub struct Onboarded {
     pub token: String,
     pub user_id: String,
     pub org_id: String,
+    pub authorization_id: String,
 }
 
 impl TestServer {
@@ -65,6 +66,7 @@ impl TestServer {
             token: body["auth"]["token"].as_str().expect("token").to_owned(),
             user_id: body["user"]["id"].as_str().expect("user id").to_owned(),
             org_id: body["org"]["id"].as_str().expect("org id").to_owned(),
+            authorization_id: body["auth"]["id"].as_str().expect("auth id").to_owned(),
         }
     }
 

@@ -26,6 +26,7 @@ pub struct AuditParams {
     /// Only entries at or after this RFC 3339 instant.
     pub since: Option<String>,
     /// At most this many entries (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Only entries after this entry id (for paging).
     pub after: Option<i64>,

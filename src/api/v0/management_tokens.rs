@@ -122,7 +122,7 @@ pub async fn list_management_tokens(
 /// Get one manual management token, revoked or not.
 #[utoipa::path(
     get, path = "/api/v0/management-tokens/{id}", tag = "management tokens",
-    params(("id" = String, Path, description = "16 lowercase hex characters")),
+    params(("id" = String, Path, description = "16 lowercase hex characters", pattern = "^[0-9a-f]{16}$")),
     responses(
         (status = 200, body = ManagementTokenView), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -144,7 +144,7 @@ pub async fn get_management_token(
 /// Revoke a manual management token: it stops working at once and stays listed.
 #[utoipa::path(
     delete, path = "/api/v0/management-tokens/{id}", tag = "management tokens",
-    params(("id" = String, Path, description = "16 lowercase hex characters")),
+    params(("id" = String, Path, description = "16 lowercase hex characters", pattern = "^[0-9a-f]{16}$")),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),

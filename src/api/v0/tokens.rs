@@ -129,8 +129,10 @@ pub struct ListParams {
     /// Also list revoked tokens.
     pub include_revoked: Option<bool>,
     /// Return at most this many (1–1000); without it, every matching token is streamed.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Return tokens whose id sorts after this one (for paging with `limit`).
+    #[param(pattern = "^[0-9a-f]{16}$")]
     pub after: Option<String>,
 }
 
@@ -273,7 +275,7 @@ pub async fn list<V: Serialize + Send + 'static>(
 /// Get one database token. A revoked one only with `include_revoked=true`.
 #[utoipa::path(
     get, path = "/api/v0/tokens/{id}", tag = "database tokens",
-    params(("id" = String, Path, description = "16 lowercase hex characters"), GetParams),
+    params(("id" = String, Path, description = "16 lowercase hex characters", pattern = "^[0-9a-f]{16}$"), GetParams),
     responses(
         (status = 200, body = TokenView), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -300,7 +302,7 @@ pub async fn get_token(
 /// Change a database token's description. Permissions and expiry never change.
 #[utoipa::path(
     patch, path = "/api/v0/tokens/{id}", tag = "database tokens",
-    params(("id" = String, Path, description = "16 lowercase hex characters")),
+    params(("id" = String, Path, description = "16 lowercase hex characters", pattern = "^[0-9a-f]{16}$")),
     request_body = UpdateTokenBody,
     responses(
         (status = 200, body = TokenView),
@@ -346,7 +348,7 @@ pub async fn update_token(
 /// Revoke a database token: it stops working at once and stays listable with `include_revoked`.
 #[utoipa::path(
     delete, path = "/api/v0/tokens/{id}", tag = "database tokens",
-    params(("id" = String, Path, description = "16 lowercase hex characters")),
+    params(("id" = String, Path, description = "16 lowercase hex characters", pattern = "^[0-9a-f]{16}$")),
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),

@@ -346,7 +346,7 @@ pub async fn list_authorizations(
 /// Get one authorization.
 #[utoipa::path(
     get, path = "/api/v2/authorizations/{authID}", tag = "v2",
-    params(("authID" = String, Path, description = "16 hex characters")),
+    params(("authID" = String, Path, description = "16 hex characters", pattern = "^[0-9a-fA-F]{16}$")),
     responses(
         (status = 200, body = AuthorizationView),
         (status = 400, body = V2ErrorBody), (status = 401, body = V2ErrorBody),
@@ -368,7 +368,7 @@ pub async fn get_authorization(
 /// Change an authorization's status or description; nothing else ever changes.
 #[utoipa::path(
     patch, path = "/api/v2/authorizations/{authID}", tag = "v2",
-    params(("authID" = String, Path, description = "16 hex characters")),
+    params(("authID" = String, Path, description = "16 hex characters", pattern = "^[0-9a-fA-F]{16}$")),
     request_body = UpdateAuthorizationBody,
     responses(
         (status = 200, body = AuthorizationView),
@@ -409,7 +409,7 @@ pub async fn update_authorization(
 /// Delete an authorization: it stops working at once, everywhere.
 #[utoipa::path(
     delete, path = "/api/v2/authorizations/{authID}", tag = "v2",
-    params(("authID" = String, Path, description = "16 hex characters")),
+    params(("authID" = String, Path, description = "16 hex characters", pattern = "^[0-9a-fA-F]{16}$")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, body = V2ErrorBody), (status = 401, body = V2ErrorBody),

@@ -71,6 +71,7 @@ pub struct OrgsParams {
     pub org_id: Option<String>,
     pub offset: Option<u32>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub descending: Option<bool>,
 }
@@ -155,7 +156,7 @@ pub async fn create_org(
 /// Get one org.
 #[utoipa::path(
     get, path = "/api/v2/orgs/{orgID}", tag = "v2",
-    params(("orgID" = String, Path, description = "16 hex characters")),
+    params(("orgID" = String, Path, description = "16 hex characters", pattern = "^[0-9a-fA-F]{16}$")),
     responses(
         (status = 200, body = OrgView), (status = 400, body = V2ErrorBody),
         (status = 401, body = V2ErrorBody), (status = 404, body = V2ErrorBody),
@@ -177,7 +178,7 @@ pub async fn get_org(
 /// Delete an org: every authorization in it stops working at once.
 #[utoipa::path(
     delete, path = "/api/v2/orgs/{orgID}", tag = "v2",
-    params(("orgID" = String, Path, description = "16 hex characters")),
+    params(("orgID" = String, Path, description = "16 hex characters", pattern = "^[0-9a-fA-F]{16}$")),
     responses(
         (status = 204, description = "Deleted"), (status = 400, body = V2ErrorBody),
         (status = 401, body = V2ErrorBody), (status = 404, body = V2ErrorBody),

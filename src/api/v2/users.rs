@@ -15,7 +15,9 @@ use crate::app::AppState;
 use crate::tenant::V2User;
 use crate::token::Status;
 
+/// A v2 user (named apart from `/api/v0/users`' view, which the document also holds).
 #[derive(Serialize, ToSchema)]
+#[schema(as = V2User)]
 pub struct UserView {
     pub links: SelfLink,
     pub id: String,
@@ -98,6 +100,7 @@ pub struct UsersParams {
     pub id: Option<String>,
     pub offset: Option<u32>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Users whose id sorts after this one.
     pub after: Option<String>,
@@ -150,7 +153,7 @@ pub async fn list_users(
 /// Get one v2 user.
 #[utoipa::path(
     get, path = "/api/v2/users/{userID}", tag = "v2",
-    params(("userID" = String, Path, description = "16 hex characters")),
+    params(("userID" = String, Path, description = "16 hex characters", pattern = "^[0-9a-fA-F]{16}$")),
     responses(
         (status = 200, body = UserView), (status = 400, body = V2ErrorBody),
         (status = 401, body = V2ErrorBody), (status = 404, body = V2ErrorBody),
@@ -171,7 +174,7 @@ pub async fn get_user(
 /// Rename a v2 user or change its status; an inactive user's authorizations stop working.
 #[utoipa::path(
     patch, path = "/api/v2/users/{userID}", tag = "v2",
-    params(("userID" = String, Path, description = "16 hex characters")),
+    params(("userID" = String, Path, description = "16 hex characters", pattern = "^[0-9a-fA-F]{16}$")),
     request_body = UserBody,
     responses(
         (status = 200, body = UserView), (status = 400, body = V2ErrorBody),
@@ -204,7 +207,7 @@ pub async fn update_user(
 /// Delete a v2 user: every authorization it owns stops working at once.
 #[utoipa::path(
     delete, path = "/api/v2/users/{userID}", tag = "v2",
-    params(("userID" = String, Path, description = "16 hex characters")),
+    params(("userID" = String, Path, description = "16 hex characters", pattern = "^[0-9a-fA-F]{16}$")),
     responses(
         (status = 204, description = "Deleted"), (status = 400, body = V2ErrorBody),
         (status = 401, body = V2ErrorBody), (status = 404, body = V2ErrorBody),
