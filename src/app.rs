@@ -516,20 +516,19 @@ mod tests {
 
     use super::*;
 
+    async fn buggy_handler() -> &'static str {
+        panic!("a bug in a handler")
+    }
+
     async fn answer_to_a_panic(surface: Surface) -> (StatusCode, serde_json::Value, String) {
         let metrics = Metrics::new();
-        let app: Router = Router::new()
-            .route(
-                "/boom",
-                get(|| async {
-                    let handler_bug: Option<()> = None;
-                    handler_bug.expect("a bug in a handler")
-                }),
-            )
-            .layer(CatchPanicLayer::custom(PanicAnswer {
-                surface,
-                metrics: metrics.clone(),
-            }));
+        let app: Router =
+            Router::new()
+                .route("/boom", get(buggy_handler))
+                .layer(CatchPanicLayer::custom(PanicAnswer {
+                    surface,
+                    metrics: metrics.clone(),
+                }));
         let request = Request::builder()
             .uri("/boom")
             .body(Body::empty())

@@ -73,27 +73,27 @@ async fn each_bad_input_gets_a_4xx_naming_the_problem_and_nothing_is_written() {
             "/api/v0/tokens",
             Body::Raw(Some("application/json"), br#"{"description": "#.to_vec()),
             400,
-            "invalid JSON body: description: EOF while parsing a value at line 1 column 16",
+            "invalid JSON body: EOF while parsing a value at line 1 column 16",
         ),
         create(
             "wrong type",
             json!({"description": 5, "permissions": []}),
-            "invalid JSON body: description: invalid type: integer `5`, expected a string at line 1 column 16",
+            "invalid JSON body: description: invalid type: integer `5`, expected a string",
         ),
         create(
             "unknown action",
             json!({"description": "d", "permissions": [{"action": "admin", "resource": "db"}]}),
-            "invalid JSON body: permissions[0].action: unknown variant `admin`, expected `read` or `write` at line 1 column 51",
+            "invalid JSON body: permissions[0].action: unknown variant `admin`, expected `read` or `write`",
         ),
         create(
             "missing permissions",
             json!({"description": "d"}),
-            "invalid JSON body: missing field `permissions` at line 1 column 19",
+            "invalid JSON body: missing field `permissions`",
         ),
         create(
             "unknown field",
             json!({"description": "d", "permissions": [], "expires": "x"}),
-            "invalid JSON body: expires: unknown field `expires`, expected one of `description`, `permissions`, `expiresAt`, `expirationType` at line 1 column 28",
+            "invalid JSON body: expires: unknown field `expires`, expected one of `description`, `permissions`, `expiresAt`, `expirationType`",
         ),
         create(
             "empty description",
@@ -123,21 +123,51 @@ async fn each_bad_input_gets_a_4xx_naming_the_problem_and_nothing_is_written() {
         create(
             "control character in database name",
             perm("db\n1"),
-            "permissions[0].resource must not contain control characters",
+            "permissions[0].resource must be a database name: ASCII letters, digits, _, - and at most one / (not last), starting with a letter or digit",
+        ),
+        create(
+            "a space in a database name",
+            perm("a b"),
+            "permissions[0].resource must be a database name: ASCII letters, digits, _, - and at most one / (not last), starting with a letter or digit",
+        ),
+        create(
+            "a trailing slash in a database name",
+            perm("a/b/"),
+            "permissions[0].resource must be a database name: ASCII letters, digits, _, - and at most one / (not last), starting with a letter or digit",
+        ),
+        create(
+            "a database name of 64 non-ASCII characters",
+            perm(&"é".repeat(64)),
+            "permissions[0].resource must be a database name: ASCII letters, digits, _, - and at most one / (not last), starting with a letter or digit",
+        ),
+        create(
+            "no permissions",
+            json!({"description": "d", "permissions": []}),
+            "permissions must list at least one permission; a token that may do nothing is refused",
+        ),
+        create(
+            "an array where an object belongs",
+            json!(["arr", [{"action": "read", "resource": "db"}], null, null]),
+            "invalid JSON body: expected a JSON object, got an array",
+        ),
+        create(
+            "an array where a permission object belongs",
+            json!({"description": "d", "permissions": [["read", "db"]]}),
+            "invalid JSON body: permissions[0]: expected a JSON object, got an array",
         ),
         create(
             "expiry that is not RFC 3339",
-            json!({"description": "d", "permissions": [], "expiresAt": "2030-01-01"}),
+            json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}], "expiresAt": "2030-01-01"}),
             "expiresAt must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z (offsets Z, +hh:mm or +hhmm)",
         ),
         create(
             "expiry in the past",
-            json!({"description": "d", "permissions": [], "expiresAt": "2001-01-01T00:00:00+0000"}),
+            json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}], "expiresAt": "2001-01-01T00:00:00+0000"}),
             "expiresAt must be in the future",
         ),
         create(
             "datetime expiry type without a time",
-            json!({"description": "d", "permissions": [], "expirationType": "datetime"}),
+            json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}], "expirationType": "datetime"}),
             "expiresAt is required when expirationType is datetime",
         ),
         case(
@@ -253,7 +283,7 @@ async fn each_bad_input_gets_a_4xx_naming_the_problem_and_nothing_is_written() {
             "/api/v0/tokens?limit=ten",
             Body::None,
             400,
-            "invalid query string: Failed to deserialize query string: limit: invalid digit found in string",
+            "invalid query parameter limit: must be a non-negative integer",
         ),
         case(
             "malformed after",
@@ -269,7 +299,7 @@ async fn each_bad_input_gets_a_4xx_naming_the_problem_and_nothing_is_written() {
             "/api/v0/tokens?include_revoked=maybe",
             Body::None,
             400,
-            "invalid query string: Failed to deserialize query string: include_revoked: provided string was not `true` or `false`",
+            "invalid query parameter include_revoked: must be true or false",
         ),
         case(
             "authorize without a token",
@@ -277,7 +307,7 @@ async fn each_bad_input_gets_a_4xx_naming_the_problem_and_nothing_is_written() {
             "/api/v0/authorize",
             Body::Json(json!({"permissions": []})),
             400,
-            "invalid JSON body: missing field `token` at line 1 column 18",
+            "invalid JSON body: missing field `token`",
         ),
         case(
             "authorize with an unknown action",
@@ -287,7 +317,7 @@ async fn each_bad_input_gets_a_4xx_naming_the_problem_and_nothing_is_written() {
                 json!({"token": "t", "permissions": [{"action": "delete", "database": "db"}]}),
             ),
             400,
-            "invalid JSON body: permissions[0].action: unknown variant `delete`, expected `read` or `write` at line 1 column 34",
+            "invalid JSON body: permissions[0].action: unknown variant `delete`, expected `read` or `write`",
         ),
         case(
             "authorize with an empty database",
@@ -371,8 +401,8 @@ async fn boundary_values_are_accepted() {
     let server = TestServer::start(Engine::Sqlite).await;
     for body in [
         json!({"description": "é".repeat(1024), "permissions": [{"action": "read", "resource": "d".repeat(64)}]}),
-        json!({"description": "d", "permissions": [], "expiresAt": "2099-12-31T23:59:59-0500"}),
-        json!({"description": "d", "permissions": [], "expiresAt": null, "expirationType": "noExpiration"}),
+        json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}], "expiresAt": "2099-12-31T23:59:59-0500"}),
+        json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}], "expiresAt": null, "expirationType": "noExpiration"}),
         json!({"description": "d", "permissions": [{"action": "write", "resource": "*"}], "expiresAt": "2099-01-01T00:00:00+05:30", "expirationType": "datetime"}),
     ] {
         let (status, created) = server
@@ -381,7 +411,7 @@ async fn boundary_values_are_accepted() {
         assert_eq!(status, StatusCode::OK, "{body} -> {created}");
     }
     let (_, created) = server
-        .op(Method::POST, "/api/v0/tokens", Some(json!({"description": "d", "permissions": [], "expiresAt": "2099-12-31T23:59:59-0500"})))
+        .op(Method::POST, "/api/v0/tokens", Some(json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}], "expiresAt": "2099-12-31T23:59:59-0500"})))
         .await;
     assert_eq!(created["expiresAt"], "2100-01-01T04:59:59.000Z");
 }

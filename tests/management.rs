@@ -41,7 +41,7 @@ on_both_engines! {
 
         // Admin rights on database tokens.
         let (status, db) = server
-            .call(Method::POST, "/api/v0/tokens", Some(&manual), Some(json!({"description": "d", "permissions": []})))
+            .call(Method::POST, "/api/v0/tokens", Some(&manual), Some(json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}]})))
             .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(db["id"].as_str().map(str::len), Some(16));
@@ -151,12 +151,9 @@ async fn management_token_requests_with_bad_input_are_refused_and_write_nothing(
         ),
         (
             json!({"description": "d", "permissions": []}),
-            "invalid JSON body: permissions: unknown field `permissions`, expected `description` or `expiresAt` at line 1 column 32",
+            "invalid JSON body: permissions: unknown field `permissions`, expected `description` or `expiresAt`",
         ),
-        (
-            json!({}),
-            "invalid JSON body: missing field `description` at line 1 column 2",
-        ),
+        (json!({}), "invalid JSON body: missing field `description`"),
     ] {
         let (status, got) = server
             .op(

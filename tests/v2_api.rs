@@ -389,7 +389,7 @@ async fn each_post_authorization_failure_gets_influxdbs_status_code_and_message_
             json!({"orgID": org, "userID": "ffffffffffffffff", "permissions": read_buckets}),
             400,
             "invalid",
-            "unable to create token",
+            "unable to create token: user not found",
         ),
         r(
             "unknown org",
@@ -397,7 +397,15 @@ async fn each_post_authorization_failure_gets_influxdbs_status_code_and_message_
             json!({"orgID": "ffffffffffffffff", "userID": admin.user_id, "permissions": [{"action": "read", "resource": {"type": "buckets"}}]}),
             400,
             "invalid",
-            "unable to create token",
+            "unable to create token: organization not found",
+        ),
+        r(
+            "a chosen token",
+            Caller::Operator,
+            json!({"orgID": org, "userID": admin.user_id, "token": "my-own-token", "permissions": read_buckets}),
+            422,
+            "unprocessable entity",
+            "tollgate mints every token itself: omit \"token\"; the new token is in the response, shown once",
         ),
         r(
             "not JSON",

@@ -12,7 +12,8 @@ pub enum BodyError {
     TooLarge,
     /// The body could not be read; the text says why.
     Unreadable(String),
-    /// Not JSON, or not `T`: the error, prefixed with its JSON path when it has one.
+    /// Not JSON, or not `T` (a struct only from an object): the error, prefixed with its
+    /// JSON path when it has one.
     Invalid(String),
 }
 
@@ -30,14 +31,47 @@ pub async fn read_json<S: Send + Sync, T: DeserializeOwned>(
             }
             other => BodyError::Unreadable(other.body_text()),
         })?;
-    let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if path == "." {
-            BodyError::Invalid(inner.to_string())
-        } else {
-            BodyError::Invalid(format!("{path}: {inner}"))
+    crate::api::strict_json::from_slice(&bytes).map_err(|e| BodyError::Invalid(e.0))
+}
+
+/// A query-string rejection in words a client can act on: the parameter, then what it must be.
+pub fn query_problem(rejection: &str) -> String {
+    let text = rejection
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(rejection);
+    let (parameter, why) = text.split_once(": ").unwrap_or(("", text));
+    let why = match why {
+        "invalid digit found in string" | "cannot parse integer from empty string" => {
+            "must be a non-negative integer"
         }
-    })
+        "number too large to fit in target type" => "is too large",
+        "provided string was not `true` or `false`" => "must be true or false",
+        other => other,
+    };
+    if parameter.is_empty() {
+        format!("invalid query string: {why}")
+    } else {
+        format!("invalid query parameter {parameter}: {why}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_problem;
+
+    #[test]
+    fn query_problems_name_the_parameter_and_what_it_must_be() {
+        assert_eq!(
+            query_problem(
+                "Failed to deserialize query string: limit: invalid digit found in string"
+            ),
+            "invalid query parameter limit: must be a non-negative integer"
+        );
+        assert_eq!(
+            query_problem(
+                "Failed to deserialize query string: unknown field `x`, expected `limit`"
+            ),
+            "invalid query string: unknown field `x`, expected `limit`"
+        );
+    }
 }

@@ -2,5 +2,6 @@
 
 pub mod body;
 pub mod stream;
+pub mod strict_json;
 pub mod v0;
 pub mod v2;

@@ -32,6 +32,8 @@ pub struct CreateAuthorization {
     pub status: Option<String>,
     pub description: Option<String>,
     pub permissions: Option<Vec<RequestedPermission>>,
+    /// The body carried a `token` of its own.
+    pub chosen_token: bool,
 }
 
 /// The request once its ids parsed (InfluxDB does this while decoding JSON).
@@ -174,6 +176,11 @@ impl Authorizations {
         request: CreateAuthorization,
     ) -> Result<(Token, MintedToken), TenantError> {
         let decoded = decode(&request)?;
+        if request.chosen_token {
+            return Err(TenantError::Unprocessable(
+                "tollgate mints every token itself: omit \"token\"; the new token is in the response, shown once".into(),
+            ));
+        }
         let permissions = permissions(&decoded)?;
         let org_id = decoded
             .org_id
@@ -236,7 +243,7 @@ impl Authorizations {
         let new = NewToken {
             status,
             user_id: Some(user_id),
-            org_id: Some(org_id),
+            org_id: Some(org_id.clone()),
             created_by: Some(holder.actor()),
             ..new
         };
@@ -251,8 +258,18 @@ impl Authorizations {
                     TenantError::Conflict("token already exists".into())
                 }
                 other => other.into(),
-            })?
-            .ok_or_else(unable)?;
+            })?;
+        let Some(token) = token else {
+            // The request passed every check: say which owner is missing.
+            let missing = if self.store.find_org(&org_id).await?.is_none() {
+                "organization not found"
+            } else {
+                "user not found"
+            };
+            return Err(TenantError::Invalid(format!(
+                "unable to create token: {missing}"
+            )));
+        };
         tracing::info!(token_id = %token.id, "v2 authorization created");
         Ok((token, minted))
     }

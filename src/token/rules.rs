@@ -19,8 +19,14 @@ pub enum RuleError {
         "permissions[{index}].resource must be a database name of 1 to {MAX_DATABASE_NAME_CHARS} characters or \"*\", got {chars} characters"
     )]
     DatabaseNameLength { index: usize, chars: usize },
-    #[error("permissions[{index}].resource must not contain control characters")]
-    DatabaseNameControl { index: usize },
+    #[error(
+        "permissions[{index}].resource must be a database name: ASCII letters, digits, _, - and at most one / (not last), starting with a letter or digit"
+    )]
+    DatabaseNameCharacters { index: usize },
+    #[error(
+        "permissions must list at least one permission; a token that may do nothing is refused"
+    )]
+    NoPermissions,
     #[error(
         "expiresAt must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z (offsets Z, +hh:mm or +hhmm)"
     )]
@@ -63,8 +69,8 @@ pub fn database_permissions(
         if chars == 0 || chars > MAX_DATABASE_NAME_CHARS {
             return Err(RuleError::DatabaseNameLength { index, chars });
         }
-        if resource.chars().any(char::is_control) {
-            return Err(RuleError::DatabaseNameControl { index });
+        if resource != WILDCARD && !is_database_name(&resource) {
+            return Err(RuleError::DatabaseNameCharacters { index });
         }
         let database = (resource != WILDCARD).then_some(resource.as_str());
         let permission = Permission::database(action, database);
@@ -72,7 +78,23 @@ pub fn database_permissions(
             permissions.push(permission);
         }
     }
+    if permissions.is_empty() {
+        return Err(RuleError::NoPermissions);
+    }
     Ok(permissions)
+}
+
+/// InfluxDB Clustered's database names: ASCII letters, digits, `_`, `-` and at most one `/`
+/// (a v1 retention policy separator, never last), starting with a letter or digit. The
+/// length is checked apart, so its message can give it.
+pub fn is_database_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/'))
+        && bytes.iter().filter(|b| **b == b'/').count() <= 1
+        && bytes.last() != Some(&b'/')
 }
 
 /// RFC 3339 with `Z`, `±hh:mm`, or the `±hhmm` that `date +%z` prints, as a UTC instant in
@@ -195,5 +217,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn database_names_follow_clustered_restrictions() {
+        for good in [
+            "mydb",
+            "sensor_data",
+            "prod-metrics",
+            "logs/application",
+            "9lives",
+            &"a".repeat(64),
+        ] {
+            assert!(
+                database_permissions([(Action::Read, good.to_owned())]).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "a b",
+            "a/b/",
+            "a/b/c",
+            "/a",
+            "_internal",
+            "sensor.data",
+            "app@server",
+            "é",
+        ] {
+            assert_eq!(
+                database_permissions([(Action::Read, bad.to_owned())]),
+                Err(RuleError::DatabaseNameCharacters { index: 0 }),
+                "{bad}"
+            );
+        }
+        let long = "é".repeat(64);
+        assert!(database_permissions([(Action::Read, long)]).is_err());
+        assert_eq!(database_permissions([]), Err(RuleError::NoPermissions));
     }
 }

@@ -60,7 +60,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             .await
             .map(|Query(value)| ApiQuery(value))
             .map_err(|rejection| {
-                ApiError::bad_request(format!("invalid query string: {}", rejection.body_text()))
+                ApiError::bad_request(crate::api::body::query_problem(&rejection.body_text()))
             })
     }
 }

@@ -52,6 +52,9 @@ pub struct CreateAuthorizationBody {
     pub status: Option<String>,
     pub description: Option<String>,
     pub permissions: Option<Vec<PermissionBody>>,
+    /// Refused unless empty: tollgate mints every token itself.
+    #[schema(value_type = Option<String>)]
+    pub token: Option<serde_json::Value>,
 }
 
 /// Only `status` and `description` change; every other key is ignored (clients send the
@@ -213,6 +216,9 @@ pub async fn create_authorization(
     V2Json(body): V2Json<CreateAuthorizationBody>,
 ) -> Result<(StatusCode, Json<AuthorizationView>), V2Error> {
     let request = CreateAuthorization {
+        chosen_token: body
+            .token
+            .is_some_and(|t| !(t.is_null() || t.as_str() == Some(""))),
         org_id: body.org_id,
         user_id: body.user_id,
         status: body.status,

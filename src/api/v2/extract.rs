@@ -47,7 +47,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for V2Query<T> {
             .await
             .map(|Query(value)| V2Query(value))
             .map_err(|rejection| {
-                V2Error::invalid(format!("invalid query string: {}", rejection.body_text()))
+                V2Error::invalid(crate::api::body::query_problem(&rejection.body_text()))
             })
     }
 }
