@@ -20,6 +20,7 @@ use rand::RngExt;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_io_timeout::TimeoutStream;
 use tower::Layer;
 use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
 use tower_http::normalize_path::NormalizePathLayer;
@@ -36,7 +37,7 @@ use utoipa_axum::routes;
 
 use crate::api::v0::{self, ApiError};
 use crate::api::v2::{self, V2Error};
-use crate::audit::Origin;
+use crate::audit::{Origin, RefusalBudget};
 use crate::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::config::Config;
 use crate::oauth::OAuth;
@@ -64,7 +65,18 @@ pub struct AppState {
     /// Identity providers, when `[[oauth.issuers]]` are configured.
     pub oauth: Option<OAuth>,
     pub metrics: Metrics,
+    /// How many refusals each verified actor may still have audited.
+    pub refusal_budget: RefusalBudget,
+    /// The configured Cloud Dedicated account and cluster ids, if any.
+    pub cluster: Arc<ClusterIds>,
     draining: Arc<AtomicBool>,
+}
+
+/// Which `/api/v0/accounts/{accountId}/clusters/{clusterId}` this cluster answers to.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterIds {
+    pub account_id: Option<String>,
+    pub cluster_id: Option<String>,
 }
 
 impl AppState {
@@ -79,6 +91,8 @@ impl AppState {
             started_at: OffsetDateTime::now_utc(),
             oauth,
             metrics: Metrics::new(),
+            refusal_budget: RefusalBudget::default(),
+            cluster: Arc::new(ClusterIds::default()),
             draining: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -124,7 +138,11 @@ impl App {
         if let Some(oauth) = &oauth {
             oauth.spawn_key_maintenance(Duration::from_secs(config.oauth.jwks_refresh_seconds));
         }
-        let state = AppState::new(store, pool, oauth);
+        let mut state = AppState::new(store, pool, oauth);
+        state.cluster = Arc::new(ClusterIds {
+            account_id: config.account_id.clone(),
+            cluster_id: config.cluster_id.clone(),
+        });
         let users = config
             .users()
             .map_err(|e| LaunchError::Config(e.to_string()))?;
@@ -263,16 +281,16 @@ async fn accept<S>(
                 request.map(axum::body::Body::new)
             });
         let (builder, watcher) = (builder.clone(), connections.watcher());
-        let first_byte = limits.header_read_timeout;
+        // A read or a write that makes no progress for this long ends the connection: a
+        // client that sends nothing, stalls its body, or never reads its answer.
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_read_timeout(Some(limits.header_read_timeout));
+        stream.set_write_timeout(Some(limits.header_read_timeout));
         tokio::spawn(async move {
-            // A client that connects and sends nothing gets the header timeout too.
-            let mut byte = [0u8; 1];
-            match tokio::time::timeout(first_byte, stream.peek(&mut byte)).await {
-                Ok(Ok(n)) if n > 0 => {}
-                _ => return drop(slot),
-            }
-            let connection =
-                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            let connection = builder.serve_connection(
+                TokioIo::new(Box::pin(stream)),
+                TowerToHyperService::new(service),
+            );
             if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
@@ -354,6 +372,15 @@ fn v0_routes(metrics: &Metrics) -> OpenApiRouter<AppState> {
         .routes(routes!(
             v0::management_tokens::get_management_token,
             v0::management_tokens::delete_management_token
+        ))
+        .routes(routes!(
+            v0::dedicated::create_token,
+            v0::dedicated::list_tokens
+        ))
+        .routes(routes!(
+            v0::dedicated::get_token,
+            v0::dedicated::update_token,
+            v0::dedicated::delete_token
         ))
         .routes(routes!(v0::users::list_users))
         .routes(routes!(v0::audit::list_audit))
@@ -473,6 +500,9 @@ pub fn router(state: AppState) -> Router {
                     tracing::debug_span!("request", method = %request.method(), route = %route)
                 })
                 .on_request(())
+                // A 5xx we answer on purpose (/ready while draining, our own 503s) is logged
+                // where it is decided, at the level it deserves, not here as an ERROR.
+                .on_failure(())
                 .on_response(
                     |response: &axum::response::Response, latency: Duration, _span: &Span| {
                         // debug, not info: a data path answering thousands of checks a

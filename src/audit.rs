@@ -13,7 +13,7 @@ fn plausible_request_id(id: &str) -> bool {
     id.len() <= MAX_REQUEST_ID_CHARS
         && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         && crate::token::TokenKind::from_token(id).is_none()
         && !id.starts_with("eyJ")
 }
@@ -39,6 +39,40 @@ impl Outcome {
             "refused" => Some(Outcome::Refused),
             _ => None,
         }
+    }
+}
+
+/// Refusals of one verified actor written to the audit log per minute; past it they are
+/// counted, not written, so a leaked low-privilege token cannot flood the log.
+const REFUSALS_PER_ACTOR_PER_MINUTE: u32 = 30;
+/// Actors remembered before stale ones are forgotten.
+const MAX_TRACKED_ACTORS: usize = 10_000;
+
+/// How many refusals each actor may still have written to the log.
+#[derive(Clone)]
+pub struct RefusalBudget {
+    limiter: std::sync::Arc<governor::DefaultKeyedRateLimiter<String>>,
+}
+
+impl Default for RefusalBudget {
+    fn default() -> Self {
+        let per_minute = std::num::NonZeroU32::new(REFUSALS_PER_ACTOR_PER_MINUTE)
+            .unwrap_or(std::num::NonZeroU32::MIN);
+        RefusalBudget {
+            limiter: std::sync::Arc::new(governor::RateLimiter::keyed(
+                governor::Quota::per_minute(per_minute),
+            )),
+        }
+    }
+}
+
+impl RefusalBudget {
+    /// Whether a refusal of `actor` is written now.
+    pub fn allows(&self, actor: &str) -> bool {
+        if self.limiter.len() > MAX_TRACKED_ACTORS {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&actor.to_owned()).is_ok()
     }
 }
 
@@ -117,5 +151,6 @@ mod tests {
         assert!(!plausible_request_id("M.V1.0123456789abcdef"));
         assert!(!plausible_request_id("eyJhbGciOiJSUzI1NiJ9.e30.sig"));
         assert!(!plausible_request_id("has space"));
+        assert!(!plausible_request_id("user:admin"), "shaped like an actor");
     }
 }

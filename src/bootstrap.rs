@@ -101,3 +101,33 @@ pub async fn ensure_operator_token(
         }
     }
 }
+
+/// Replaces the token in `path` atomically (a 0600 file beside it, synced, then renamed over
+/// it), so a reader sees the old token or the new one, never a torn or world-readable file.
+pub fn replace_token_file(path: &Path, token: &str) -> Result<(), BootstrapError> {
+    let file_error = |source| BootstrapError::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    let staged = path.with_extension("new");
+    let _ = std::fs::remove_file(&staged);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&staged)
+        .map_err(file_error)?;
+    let written = file
+        .write_all(format!("{token}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&staged, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&staged);
+        return Err(file_error(e));
+    }
+    if let Some(dir) = path.parent() {
+        // The rename itself survives a crash once the directory is synced.
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}

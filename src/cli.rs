@@ -18,33 +18,49 @@ use crate::verify::HashPool;
     about = "Token authority for InfluxDB-style clusters"
 )]
 pub struct Cli {
-    #[command(flatten)]
-    pub config: ConfigArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Configuration flags; they win over the file and the environment.
+/// Where the configuration and the store are; every command takes these.
 #[derive(Debug, Args)]
-pub struct ConfigArgs {
+pub struct StoreArgs {
     /// TOML configuration file.
-    #[arg(long, global = true, env = "TOLLGATE_CONFIG", value_name = "PATH")]
+    #[arg(long, env = "TOLLGATE_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8086].
-    #[arg(long, global = true, value_name = "ADDR")]
-    pub bind: Option<SocketAddr>,
     /// postgres://…, sqlite://…, or a SQLite file path [default: tollgate.db in the data dir].
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(
+        long,
+        env = "TOLLGATE_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub database_url: Option<String>,
-    /// Data directory [default: ./data].
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Data directory, holding the SQLite default and the operator token file [default: ./data].
+    #[arg(long, env = "TOLLGATE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Log filter, e.g. info or tollgate=debug [default: info].
-    #[arg(long, global = true, value_name = "FILTER")]
+}
+
+/// Logging; without --log-level or TOLLGATE_LOG_LEVEL, RUST_LOG is honoured.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Log filter, e.g. info or tollgate=debug,sqlx=warn [default: info, or RUST_LOG].
+    #[arg(long, env = "TOLLGATE_LOG_LEVEL", value_name = "FILTER")]
     pub log_level: Option<String>,
     /// Log format [default: text].
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, env = "TOLLGATE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormatArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on [default: 127.0.0.1:8086].
+    #[arg(long, env = "TOLLGATE_BIND", value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -53,26 +69,48 @@ pub enum LogFormatArg {
     Json,
 }
 
-impl ConfigArgs {
-    pub fn load(&self) -> Result<Config, crate::config::ConfigError> {
-        let overrides = Overrides {
-            bind: self.bind,
+impl LogArgs {
+    fn overrides(&self, overrides: &mut Overrides) {
+        overrides.log_level = self.log_level.clone();
+        overrides.log_format = self.log_format.map(|f| match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        });
+    }
+}
+
+impl StoreArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
             database_url: self.database_url.clone(),
             data_dir: self.data_dir.clone(),
-            log_level: self.log_level.clone(),
-            log_format: self.log_format.map(|f| match f {
-                LogFormatArg::Text => LogFormat::Text,
-                LogFormatArg::Json => LogFormat::Json,
-            }),
+            ..Overrides::default()
+        }
+    }
+}
+
+impl Command {
+    /// The effective configuration for this command: file, environment, then its flags.
+    pub fn config(&self) -> Result<Config, crate::config::ConfigError> {
+        let (store, log, bind) = match self {
+            Command::Serve(args) | Command::Admin(AdminCommand::Config(args)) => {
+                (&args.store, Some(&args.log), args.bind)
+            }
+            Command::Admin(AdminCommand::OperatorToken { store, .. }) => (store, None, None),
         };
-        Config::load(self.config.as_deref(), &overrides)
+        let mut overrides = store.overrides();
+        overrides.bind = bind;
+        if let Some(log) = log {
+            log.overrides(&mut overrides);
+        }
+        Config::load(store.config.as_deref(), &overrides)
     }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server.
-    Serve,
+    Serve(ServeArgs),
     /// Offline administration, straight against the store.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -81,12 +119,16 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Print the effective configuration (file, environment and flags merged), password masked.
-    Config,
+    /// Takes every flag `serve` takes, to show what it would run with.
+    Config(ServeArgs),
     /// The break-glass operator management token.
     OperatorToken {
-        /// Revoke the current operator token and print a new one, once, on stdout.
+        /// Revoke the current operator token and print a new one, once, on stdout; the
+        /// operator-token file in the data directory is rewritten when it exists.
         #[arg(long)]
         regenerate: bool,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -104,9 +146,13 @@ pub enum AdminError {
 pub async fn run_admin(command: &AdminCommand, config: &Config) -> Result<String, AdminError> {
     let failed = |e: &dyn std::fmt::Display| AdminError::Failed(e.to_string());
     match command {
-        AdminCommand::Config => Ok(config.to_redacted_toml()),
-        AdminCommand::OperatorToken { regenerate: false } => Err(AdminError::NothingToDo),
-        AdminCommand::OperatorToken { regenerate: true } => {
+        AdminCommand::Config(_) => Ok(config.to_redacted_toml()),
+        AdminCommand::OperatorToken {
+            regenerate: false, ..
+        } => Err(AdminError::NothingToDo),
+        AdminCommand::OperatorToken {
+            regenerate: true, ..
+        } => {
             let store = Store::open(config).await.map_err(|e| failed(&e))?;
             let pool = HashPool::new(
                 1,
@@ -125,6 +171,16 @@ pub async fn run_admin(command: &AdminCommand, config: &Config) -> Result<String
                 .map_err(|e| failed(&e))?;
             store.close().await;
             tracing::info!(token_id = %minted.id, revoked, "operator token regenerated");
+            // The file the first start wrote would now hold a revoked token.
+            let file = config.data_dir.join(crate::bootstrap::OPERATOR_TOKEN_FILE);
+            if file.exists() {
+                crate::bootstrap::replace_token_file(&file, &minted.plain)
+                    .map_err(|e| failed(&e))?;
+                eprintln!(
+                    "tollgate: {} now holds the new operator token",
+                    file.display()
+                );
+            }
             Ok(minted.plain)
         }
     }

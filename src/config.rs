@@ -39,6 +39,12 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// Identity providers whose access tokens (JWTs) authenticate management calls.
     pub oauth: OAuthConfig,
+    /// The Cloud Dedicated account and cluster ids this cluster answers to under
+    /// `/api/v0/accounts/{accountId}/clusters/{clusterId}/…`; unset accepts any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +184,8 @@ impl Default for Config {
             },
             users: Vec::new(),
             oauth: OAuthConfig::default(),
+            account_id: None,
+            cluster_id: None,
         }
     }
 }
@@ -226,6 +234,16 @@ impl Config {
             .merge(env)
             .merge(Serialized::defaults(overrides.clone()));
         let mut config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        // RUST_LOG, as Rust programs honour it, unless tollgate's own setting is given.
+        if overrides.log_level.is_none()
+            && std::env::var_os("TOLLGATE_LOG_LEVEL").is_none()
+            && let Ok(filter) = std::env::var("RUST_LOG")
+            && !filter.trim().is_empty()
+        {
+            tracing_subscriber::EnvFilter::try_new(&filter)
+                .map_err(|e| ConfigError(format!("RUST_LOG {filter:?}: {e}")))?;
+            config.log_level = filter;
+        }
         config.validate()?;
         config.database_url = config.database_url.resolved(&config.data_dir);
         Ok(config)

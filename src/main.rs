@@ -2,13 +2,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tokio::net::TcpListener;
+use tollgate::app::LaunchError;
 use tollgate::cli::{Cli, Command, run_admin};
 use tollgate::{App, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match cli.config.load() {
+    let config = match cli.command.config() {
         Ok(config) => config,
         Err(e) => {
             eprintln!("tollgate: {e}");
@@ -17,10 +18,13 @@ async fn main() -> ExitCode {
     };
     telemetry::init(&config.log_level, config.log_format);
     match cli.command {
-        Command::Serve => {
+        Command::Serve(_) => {
             let result = async {
+                // Bind first: a port in use fails at once, before anything is migrated or minted.
+                let listener = TcpListener::bind(config.bind).await.map_err(|e| {
+                    LaunchError::Config(format!("cannot listen on {}: {e}", config.bind))
+                })?;
                 let app = App::prepare(&config).await?;
-                let listener = TcpListener::bind(config.bind).await?;
                 app.serve(listener, shutdown_signal()).await
             }
             .await;

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::api::v0::error::RETRY_AFTER_SECONDS;
 use crate::app::AppState;
@@ -46,46 +46,105 @@ pub struct Readiness {
     pub started: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<&'static str>,
+    /// With `?verbose`: each check. Identity providers are listed but never make the server
+    /// unready: the data path does not depend on them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<Check>>,
 }
 
-/// Readiness: the store answers, identity provider keys have loaded (when OAuth is
-/// configured), and the server is not draining.
-#[utoipa::path(get, path = "/ready", tag = "operations",
+#[derive(Serialize, ToSchema)]
+pub struct Check {
+    /// `store`, `migrations`, `draining` or `identity provider <issuer>`.
+    pub name: String,
+    /// `pass`, `fail`, or `warn` (reported, does not affect readiness).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Check {
+    fn new(name: impl Into<String>, status: &'static str, message: Option<String>) -> Self {
+        Check {
+            name: name.into(),
+            status,
+            message,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReadyParams {
+    /// Present (any value): list each check.
+    pub verbose: Option<String>,
+}
+
+/// Readiness, meaning "send me data-path traffic": the store answers, its migrations are
+/// applied (the server does not start otherwise), and the server is not draining. Identity
+/// providers are reported with `?verbose` but never make the server unready.
+#[utoipa::path(get, path = "/ready", tag = "operations", params(ReadyParams),
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
         (status = 503, description = "Store unreachable or draining", body = Readiness),
     ))]
-pub async fn ready(State(state): State<AppState>) -> Response {
+pub async fn ready(State(state): State<AppState>, Query(params): Query<ReadyParams>) -> Response {
     let started = crate::api::v0::tokens::rfc3339(state.started_at);
-    let problem = if state.is_draining() {
-        Some("shutting down")
-    } else if state.oauth.as_ref().is_some_and(|o| !o.keys_loaded()) {
-        Some("identity provider keys not loaded yet")
-    } else {
-        match tokio::time::timeout(READY_PROBE_TIMEOUT, state.store.ping()).await {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "readiness: store unreachable");
-                Some("store unreachable")
-            }
-            Err(_) => Some("store did not answer in time"),
+    let draining = state.is_draining();
+    let store = match tokio::time::timeout(READY_PROBE_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: store unreachable");
+            Err("store unreachable")
         }
+        Err(_) => Err("store did not answer in time"),
+    };
+    let problem = if draining {
+        Some("shutting down")
+    } else {
+        store.err()
+    };
+    let checks = params.verbose.is_some().then(|| {
+        let mut checks = vec![
+            match store {
+                Ok(()) => Check::new("store", "pass", None),
+                Err(why) => Check::new("store", "fail", Some(why.to_owned())),
+            },
+            Check::new("migrations", "pass", Some("applied at start".to_owned())),
+            if draining {
+                Check::new("draining", "fail", Some("shutting down".to_owned()))
+            } else {
+                Check::new("draining", "pass", None)
+            },
+        ];
+        for provider in state.oauth.iter().flat_map(|o| o.providers()) {
+            let name = format!("identity provider {}", provider.issuer);
+            checks.push(if provider.loaded {
+                Check::new(name, "pass", Some("keys loaded".to_owned()))
+            } else {
+                let why = provider
+                    .last_error
+                    .unwrap_or_else(|| "not fetched yet".to_owned());
+                Check::new(name, "warn", Some(format!("keys not loaded: {why}")))
+            });
+        }
+        checks
+    });
+    let body = Readiness {
+        status: if problem.is_none() {
+            "ready"
+        } else {
+            "unavailable"
+        },
+        started,
+        message: problem,
+        checks,
     };
     match problem {
-        None => Json(Readiness {
-            status: "ready",
-            started,
-            message: None,
-        })
-        .into_response(),
-        Some(message) => (
+        None => Json(body).into_response(),
+        Some(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS))],
-            Json(Readiness {
-                status: "unavailable",
-                started,
-                message: Some(message),
-            }),
+            Json(body),
         )
             .into_response(),
     }

@@ -2,6 +2,7 @@
 //! `Authorization` and `p=` never reach a log line or a label: request spans carry only the
 //! method and the route template.
 
+use std::io::IsTerminal;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +22,7 @@ pub fn init(level: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -35,6 +37,7 @@ pub struct Metrics {
     registry: Arc<Registry>,
     refusals: Family<RefusalLabels, Counter>,
     panics: Counter,
+    unaudited: Counter,
     refusal_log: Arc<RefusalLog>,
 }
 
@@ -75,12 +78,19 @@ impl Metrics {
             "Requests whose handler panicked (answered 500)",
             panics.clone(),
         );
+        let unaudited = Counter::default();
+        registry.register(
+            "audit_refusals_suppressed",
+            "Refusals of verified callers over their per-minute audit budget, counted instead of written",
+            unaudited.clone(),
+        );
         let quota = Quota::with_period(Duration::from_secs(REFUSAL_LOG_INTERVAL_SECONDS))
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
         Metrics {
             registry: Arc::new(registry),
             refusals,
             panics,
+            unaudited,
             refusal_log: Arc::new(RefusalLog {
                 limiter: RateLimiter::direct(quota),
                 suppressed: AtomicU64::new(0),
@@ -108,6 +118,10 @@ impl Metrics {
         }
     }
 
+    pub fn refusal_not_audited(&self) {
+        self.unaudited.inc();
+    }
+
     pub fn panicked(&self) {
         self.panics.inc();
     }
@@ -118,5 +132,24 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Logs that we answered 503, at most once a second with the number not logged since: an
+/// overload must not also flood the logs.
+pub fn unavailable(detail: &str) {
+    static LIMIT: std::sync::LazyLock<(DefaultDirectRateLimiter, AtomicU64)> =
+        std::sync::LazyLock::new(|| {
+            (
+                RateLimiter::direct(Quota::per_second(NonZeroU32::MIN)),
+                AtomicU64::new(0),
+            )
+        });
+    let (limiter, suppressed) = &*LIMIT;
+    if limiter.check().is_ok() {
+        let suppressed = suppressed.swap(0, Ordering::Relaxed);
+        tracing::warn!(error = %detail, suppressed, "answering 503");
+    } else {
+        suppressed.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{Engine, TestServer};
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 use time::Duration;
 use tollgate::token::{Action, NewToken, Permission, TokenKind, format, now};
@@ -95,14 +96,18 @@ async fn malformed_unknown_tampered_and_management_tokens_are_not_valid() {
 }
 
 #[tokio::test]
-async fn a_token_with_no_permissions_is_valid_but_granted_nothing() {
+async fn a_token_with_no_permissions_cannot_be_created() {
     let server = TestServer::start(Engine::Sqlite).await;
-    let (id, token) = server.create_token(json!([])).await;
-    let decision = server
-        .authorize(&token, json!([{"action": "read", "database": "db"}]))
+    let (status, body) = server
+        .op(
+            Method::POST,
+            "/api/v0/tokens",
+            Some(json!({"description": "nothing", "permissions": []})),
+        )
         .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
-        decision,
-        json!({"valid": true, "subject": {"id": id}, "permissions": []})
+        body["message"],
+        "permissions must list at least one permission; a token that may do nothing is refused"
     );
 }

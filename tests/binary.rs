@@ -394,7 +394,125 @@ async fn regenerating_the_operator_token_revokes_the_old_one_and_prints_the_new_
     assert_eq!(body["message"], "management token has been revoked");
     let with_new = client.get(&url).bearer_auth(new).send().await.unwrap();
     assert_eq!(with_new.status(), 200);
+
+    // The file the README reads the token from now holds the new one, still private.
+    let file = dir.path().join("data").join("operator-token");
+    assert_eq!(read_operator_token(&dir.path().join("data")), new);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("now holds the new operator token"));
     server.terminate();
+}
+
+#[test]
+fn each_subcommand_help_shows_its_own_flags_with_their_environment_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = |args: &[&str]| {
+        let out = command(dir.path())
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let serve = help(&["serve"]);
+    for flag in [
+        "--bind",
+        "--data-dir",
+        "--database-url",
+        "--log-level",
+        "--config",
+    ] {
+        assert!(serve.contains(flag), "serve --help lacks {flag}:\n{serve}");
+    }
+    for env in [
+        "TOLLGATE_BIND",
+        "TOLLGATE_DATA_DIR",
+        "TOLLGATE_DATABASE_URL",
+        "TOLLGATE_LOG_LEVEL",
+    ] {
+        assert!(
+            serve.contains(&format!("[env: {env}")),
+            "serve --help lacks {env}:\n{serve}"
+        );
+    }
+    let regenerate = help(&["admin", "operator-token"]);
+    assert!(regenerate.contains("--regenerate") && regenerate.contains("TOLLGATE_DATA_DIR"));
+    for foreign in ["--bind", "--log-level", "--log-format"] {
+        assert!(
+            !regenerate.contains(foreign),
+            "operator-token --help shows {foreign}:\n{regenerate}"
+        );
+    }
+    // A database password given through the environment never shows in help.
+    let out = command(dir.path())
+        .env("TOLLGATE_DATABASE_URL", "postgres://u:hunter2@127.0.0.1/db")
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"));
+}
+
+#[test]
+fn serve_on_a_port_in_use_fails_at_once_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let out = command(dir.path())
+        .args(["serve", "--bind", &address])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {address}")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI colour codes in logs written to a pipe: {stderr:?}"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing may be created before the port is bound"
+    );
+}
+
+#[tokio::test]
+async fn rust_log_is_honoured_unless_tollgate_log_level_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve_with_env(dir.path(), &[], &[("RUST_LOG", "tollgate=debug")]);
+    let client = reqwest::Client::new();
+    client
+        .get(format!("{}/ping", server.base))
+        .send()
+        .await
+        .unwrap();
+    server.signal_term();
+    let logs = server.wait_exit();
+    assert!(
+        logs.contains("\"level\":\"DEBUG\""),
+        "RUST_LOG=tollgate=debug was ignored:\n{logs}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve_with_env(
+        dir.path(),
+        &[],
+        &[
+            ("RUST_LOG", "tollgate=debug"),
+            ("TOLLGATE_LOG_LEVEL", "info"),
+        ],
+    );
+    client
+        .get(format!("{}/ping", server.base))
+        .send()
+        .await
+        .unwrap();
+    server.signal_term();
+    let logs = server.wait_exit();
+    assert!(!logs.contains("\"level\":\"DEBUG\""), "{logs}");
 }
 
 fn effective_config(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
@@ -402,7 +520,7 @@ fn effective_config(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, S
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.args(args).args(["admin", "config"]).output().unwrap();
+    let out = cmd.args(["admin", "config"]).args(args).output().unwrap();
     (
         out.status.success(),
         String::from_utf8(out.stdout).unwrap(),
@@ -524,4 +642,6 @@ async fn on_sigterm_readiness_turns_false_while_requests_are_still_served_then_i
 
     let logs = server.wait_exit();
     assert!(logs.contains("\"message\":\"stopped\""), "{logs}");
+    // A 503 from /ready is an answer, not a server failure.
+    assert!(!logs.contains("\"level\":\"ERROR\""), "{logs}");
 }

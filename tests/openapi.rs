@@ -42,6 +42,26 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/metrics"),
+    (
+        "post",
+        "/api/v0/accounts/{accountId}/clusters/{clusterId}/tokens",
+    ),
+    (
+        "get",
+        "/api/v0/accounts/{accountId}/clusters/{clusterId}/tokens",
+    ),
+    (
+        "get",
+        "/api/v0/accounts/{accountId}/clusters/{clusterId}/tokens/{tokenId}",
+    ),
+    (
+        "patch",
+        "/api/v0/accounts/{accountId}/clusters/{clusterId}/tokens/{tokenId}",
+    ),
+    (
+        "delete",
+        "/api/v0/accounts/{accountId}/clusters/{clusterId}/tokens/{tokenId}",
+    ),
     ("get", "/ping"),
     ("head", "/ping"),
 ];

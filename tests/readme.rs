@@ -8,6 +8,20 @@ fn walkthrough() -> String {
     section("## Walkthrough with curl")
 }
 
+/// What the walkthroughs may leave in the directory they run in: the server's own files.
+/// Responses carry live tokens and must go to a private temporary directory instead.
+fn assert_no_secret_files_left(dir: &std::path::Path) {
+    let allowed = ["data", "tollgate.db", "tollgate.db-wal", "tollgate.db-shm"];
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let name = entry.expect("entry").file_name();
+        let name = name.to_string_lossy();
+        assert!(
+            allowed.contains(&name.as_ref()),
+            "the walkthrough left {name} in its working directory"
+        );
+    }
+}
+
 fn section(heading: &str) -> String {
     let readme = include_str!("../README.md");
     let section = readme
@@ -39,6 +53,7 @@ async fn the_readme_walkthrough_creates_authorizes_revokes_and_is_then_refused()
         String::from_utf8_lossy(&out.stderr)
     );
 
+    assert_no_secret_files_left(&root);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{stdout}");
     let created: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
@@ -85,6 +100,7 @@ async fn the_readme_v2_walkthrough_after_the_first_one_sets_up_grants_sensors_on
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_no_secret_files_left(&root);
     let lines: Vec<&str> = stdout.lines().skip(4).collect();
     assert_eq!(lines.len(), 3, "{stdout}");
     assert_eq!(lines[0], r#"{"user":"iot","org":"my-org","token":true}"#);

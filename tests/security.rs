@@ -288,10 +288,15 @@ async fn read_to_close(stream: &mut TcpStream, within: Duration) -> Option<Strin
 }
 
 #[tokio::test]
-async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
+async fn a_client_that_stalls_its_request_head_or_body_or_idles_is_disconnected() {
     let server = limited(1, 16).await;
     let mut slow = connect(&server).await;
     slow.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut stalled_body = connect(&server).await;
+    stalled_body
+        .write_all(b"POST /api/v0/authorize HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{")
         .await
         .unwrap();
     let mut silent = connect(&server).await;
@@ -319,6 +324,12 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
             .await
             .is_some(),
         "an idle keep-alive connection"
+    );
+    assert!(
+        read_to_close(&mut stalled_body, Duration::from_secs(10))
+            .await
+            .is_some(),
+        "a request whose body stalls"
     );
     let (status, _) = server.call(Method::GET, "/ping", None, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -348,4 +359,110 @@ async fn connections_past_the_cap_wait_until_one_closes() {
         .await
         .expect("served once the first connection closed");
     assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_leaked_low_privilege_token_cannot_flood_the_audit_log() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let (_, token) = server
+        .create_token(json!([{"action": "write", "resource": "telegraf"}]))
+        .await;
+    let before = server.audit_len().await;
+    for _ in 0..40 {
+        let response = server
+            .client
+            .get(format!("{}/api/v0/tokens", server.base))
+            .bearer_auth(&token)
+            .header("X-Request-Id", "user:admin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+    let written = server.audit_len().await - before;
+    assert!((1..=30).contains(&written), "{written} refusals written");
+    assert!(
+        server
+            .metric("tollgate_audit_refusals_suppressed_total")
+            .await
+            >= 10.0
+    );
+    let (_, log) = server
+        .op(Method::GET, "/api/v0/audit?order=desc&limit=1", None)
+        .await;
+    assert_ne!(
+        log[0]["requestId"], "user:admin",
+        "a request id shaped like an actor is not kept"
+    );
+}
+
+#[tokio::test]
+async fn ambiguous_names_pasted_tokens_and_costly_requests_are_refused_clearly() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let admin = server.onboard().await;
+    // An org name that reads as an org id would make `org` ambiguous.
+    let (status, _, body) = server
+        .v2(
+            Method::POST,
+            "/api/v2/orgs",
+            Some(&admin.token),
+            Some(json!({"name": admin.org_id.to_uppercase()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // `*` is not a bucket name: it would read as every database.
+    let (status, _, body) = server
+        .v2(
+            Method::POST,
+            "/api/v2/authorizations",
+            Some(&admin.token),
+            Some(json!({"orgID": admin.org_id, "userID": admin.user_id,
+            "permissions": [{"action": "read", "resource": {"type": "buckets", "name": "*"}}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // A token pasted into a query or a body never comes back in the error.
+    let pasted = server.operator_token.clone();
+    let (status, _, body) = server
+        .v2(
+            Method::GET,
+            &format!("/api/v2/orgs?org={pasted}"),
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!body.to_string().contains(&pasted[5..]), "{body}");
+    let (status, body) = server
+        .op(
+            Method::POST,
+            "/api/v0/tokens",
+            Some(
+                json!({"description": "d", "permissions": [{"action": pasted, "resource": "db"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!body.to_string().contains(&pasted[5..]), "{body}");
+    // Each distinct org costs a lookup: one request names at most 16.
+    let scoped = server
+        .v2_authorization(
+            &admin.token,
+            &admin.org_id,
+            &admin.user_id,
+            json!([{"action": "read", "resource": {"type": "buckets", "orgID": admin.org_id}}]),
+        )
+        .await;
+    let many: Vec<Value> = (0..17)
+        .map(|n| json!({"action": "read", "database": "db", "org": format!("org-{n}")}))
+        .collect();
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/v0/authorize",
+            None,
+            Some(json!({"token": scoped["token"], "permissions": many})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }

@@ -237,7 +237,7 @@ on_both_engines! {
             .revoke_token(&new.id, TokenKind::Database, &audit("token.revoke"))
             .await
             .unwrap();
-        let entries = case.store.list_audit(None, None, 100).await.unwrap();
+        let entries = case.store.list_audit(None, None, 100, false).await.unwrap();
         let actions: Vec<&str> = entries.iter().map(|e| e.event.action).collect();
         assert_eq!(actions, ["token.create", "token.revoke"]);
         assert!(entries.iter().all(|e| e.event.actor == "token:00000000000000aa"));
@@ -249,14 +249,19 @@ on_both_engines! {
             let event = audit_at("auth.refused", base + Duration::seconds(n)).refused("invalid management token");
             case.store.record_audit(&event).await.unwrap();
         }
-        let first = case.store.list_audit(None, None, 2).await.unwrap();
+        let first = case.store.list_audit(None, None, 2, false).await.unwrap();
         assert_eq!(first.len(), 2);
-        let rest = case.store.list_audit(None, Some(first[1].id), 10).await.unwrap();
+        let rest = case.store.list_audit(None, Some(first[1].id), 10, false).await.unwrap();
         assert_eq!(rest.len(), 3);
         assert!(rest[0].id > first[1].id);
-        let recent = case.store.list_audit(Some(base + Duration::seconds(3)), None, 10).await.unwrap();
+        let recent = case.store.list_audit(Some(base + Duration::seconds(3)), None, 10, false).await.unwrap();
         assert_eq!(recent.len(), 2);
         assert_eq!(recent[0].event.detail.as_deref(), Some("invalid management token"));
+        let newest = case.store.list_audit(None, None, 2, true).await.unwrap();
+        let all = case.store.list_audit(None, None, 10, false).await.unwrap();
+        assert_eq!(newest.iter().map(|r| r.id).collect::<Vec<_>>(), vec![all[4].id, all[3].id]);
+        let older = case.store.list_audit(None, Some(newest[1].id), 10, true).await.unwrap();
+        assert_eq!(older.iter().map(|r| r.id).collect::<Vec<_>>(), vec![all[2].id, all[1].id, all[0].id]);
     }
 
     async fn syncing_users_adds_changes_and_removes_them_with_an_audit_entry_each(case: StoreCase) {
@@ -286,7 +291,7 @@ on_both_engines! {
         assert_eq!(summary, [("user.remove", Some("a")), ("user.remove", Some("b"))]);
         assert_eq!(case.store.list_users().await.unwrap(), vec![user("c", &[Group::Auditor])]);
         assert!(case.store.find_user("a").await.unwrap().is_none());
-        let logged = case.store.list_audit(None, None, 100).await.unwrap();
+        let logged = case.store.list_audit(None, None, 100, false).await.unwrap();
         assert_eq!(logged.len(), 6);
         assert!(logged.iter().all(|e| e.event.actor == "config"));
     }

@@ -369,8 +369,8 @@ async fn each_post_authorization_failure_gets_influxdbs_status_code_and_message_
             "instance type",
             Caller::Management,
             ok(json!([{"action": "read", "resource": {"type": "instance"}}])),
-            500,
-            "internal error",
+            400,
+            "invalid",
             "authorizations cannot be created with the instance type, it is only used during setup",
         ),
         r(

@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 pub enum BodyError {
     /// Larger than the router's body limit.
     TooLarge,
+    /// The body did not arrive within [`BODY_READ_TIMEOUT`].
+    TimedOut,
     /// The body could not be read; the text says why.
     Unreadable(String),
     /// Not JSON, or not `T` (a struct only from an object): the error, prefixed with its
@@ -17,12 +19,18 @@ pub enum BodyError {
     Invalid(String),
 }
 
+/// How long a whole request body may take to arrive.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub async fn read_json<S: Send + Sync, T: DeserializeOwned>(
     req: Request,
     state: &S,
 ) -> Result<T, BodyError> {
-    let bytes = Bytes::from_request(req, state)
+    // A body trickled a byte at a time must not hold the connection: the whole body (at most
+    // 64 KiB) arrives within this bound or the request ends with 408.
+    let bytes = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(req, state))
         .await
+        .map_err(|_| BodyError::TimedOut)?
         .map_err(|rejection| match rejection {
             BytesRejection::FailedToBufferBody(_)
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>

@@ -117,6 +117,8 @@ pub async fn authorize(
     }))
 }
 
+const MAX_ORGS_PER_REQUEST: usize = 16;
+
 /// The org a requested permission is in, each distinct name resolved once per request.
 async fn request_org(
     state: &AppState,
@@ -125,6 +127,12 @@ async fn request_org(
 ) -> Result<Option<TokenId>, ApiError> {
     if let Some((_, org)) = resolved.iter().find(|(name, _)| name.as_deref() == named) {
         return Ok(org.clone());
+    }
+    // Each distinct org costs a lookup: bound what one request may ask for.
+    if resolved.len() >= MAX_ORGS_PER_REQUEST {
+        return Err(ApiError::bad_request(format!(
+            "permissions may name at most {MAX_ORGS_PER_REQUEST} distinct orgs in one request"
+        )));
     }
     let org = state
         .tenants

@@ -18,6 +18,8 @@ pub struct KeySet {
     min_refetch: Duration,
     keys: RwLock<HashMap<String, DecodingKey>>,
     loaded: AtomicBool,
+    /// Why the last fetch failed, until one succeeds (for `/ready?verbose`).
+    last_error: RwLock<Option<String>>,
     /// Held while fetching, so concurrent misses make one request; records the last attempt.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
 }
@@ -42,12 +44,22 @@ impl KeySet {
             min_refetch,
             keys: RwLock::new(HashMap::new()),
             loaded: AtomicBool::new(false),
+            last_error: RwLock::new(None),
             last_fetch: tokio::sync::Mutex::new(None),
         }
     }
 
     pub fn loaded(&self) -> bool {
         self.loaded.load(Ordering::Acquire)
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Why the last fetch failed, while no fetch has succeeded since.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.read().ok().and_then(|e| e.clone())
     }
 
     /// The key for `kid`; an unknown one triggers at most one rate-limited refetch.
@@ -64,7 +76,7 @@ impl KeySet {
         }
         drop(last);
         if !self.loaded() {
-            return Err(JwtError::KeysUnavailable);
+            return Err(JwtError::KeysUnavailable(self.issuer.clone()));
         }
         Ok(self.lookup(kid))
     }
@@ -98,11 +110,17 @@ impl KeySet {
                     *current = keys;
                 }
                 self.loaded.store(true, Ordering::Release);
+                if let Ok(mut last) = self.last_error.write() {
+                    *last = None;
+                }
                 true
             }
             Err(e) => {
                 // Keep the last good keys: a provider outage must not log everyone out.
                 tracing::warn!(issuer = %self.issuer, error = %e, "JWKS fetch failed");
+                if let Ok(mut last) = self.last_error.write() {
+                    *last = Some(e);
+                }
                 false
             }
         }
@@ -155,9 +173,30 @@ impl KeySet {
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("GET {url}: {e}"))?
+            .map_err(|e| format!("GET {url}: {}", cause(&e)))?
             .json()
             .await
             .map_err(|e| format!("{url} is not {what}: {e}"))
     }
+}
+
+/// What went wrong with a request, named as an operator would look for it: the HTTP status,
+/// a time-out, or the innermost cause (DNS, connection refused, TLS, …).
+fn cause(err: &reqwest::Error) -> String {
+    if let Some(status) = err.status() {
+        return format!("HTTP {status}");
+    }
+    if err.is_timeout() {
+        return "timed out".to_owned();
+    }
+    let mut innermost: &dyn std::error::Error = err;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    let kind = if err.is_connect() {
+        "connect"
+    } else {
+        "request"
+    };
+    format!("{kind} failed: {innermost}")
 }

@@ -45,8 +45,16 @@ pub enum JwtError {
     #[error("JWT names no user: none of the claims {0} is a string")]
     NoUser(String),
     /// The provider's keys never loaded: our outage, not the caller's fault.
-    #[error("the identity provider's keys are not loaded yet")]
-    KeysUnavailable,
+    #[error("the keys of identity provider {0} have not loaded yet")]
+    KeysUnavailable(String),
+}
+
+/// An identity provider as `/ready?verbose` reports it.
+#[derive(Debug, Clone)]
+pub struct ProviderState {
+    pub issuer: String,
+    pub loaded: bool,
+    pub last_error: Option<String>,
 }
 
 /// Who a verified JWT names.
@@ -135,6 +143,18 @@ impl OAuth {
     /// True once every issuer's keys have loaded at least once.
     pub fn keys_loaded(&self) -> bool {
         self.issuers.iter().all(|i| i.keys.loaded())
+    }
+
+    /// Each issuer, whether its keys have loaded, and why the last fetch failed.
+    pub fn providers(&self) -> Vec<ProviderState> {
+        self.issuers
+            .iter()
+            .map(|i| ProviderState {
+                issuer: i.keys.issuer().to_owned(),
+                loaded: i.keys.loaded(),
+                last_error: i.keys.last_error(),
+            })
+            .collect()
     }
 
     /// Verifies signature, `exp`, `nbf`, `iss` and `aud`, and names the user.

@@ -207,8 +207,9 @@ impl Store {
         since: Option<OffsetDateTime>,
         after: Option<i64>,
         limit: u32,
+        newest_first: bool,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        dispatch!(self, s => s.list_audit(since, after, limit).await)
+        dispatch!(self, s => s.list_audit(since, after, limit, newest_first).await)
     }
 
     /// Makes the users table match `users`, auditing each addition, change and removal,
@@ -666,9 +667,13 @@ macro_rules! owned_token_columns {
 
 /// What stops an unauthenticated setup: setup done, or any token but operator tokens, any
 /// user of either kind, any org. Zero on a pristine store.
-pub(crate) const PRISTINE_USES: &str = "SELECT (SELECT COUNT(*) FROM setup) \
-     + (SELECT COUNT(*) FROM tokens WHERE NOT operator) + (SELECT COUNT(*) FROM users) \
-     + (SELECT COUNT(*) FROM v2_users) + (SELECT COUNT(*) FROM orgs)";
+/// Each term stops at its first row, so the cost does not grow with the tables (anyone may ask).
+pub(crate) const PRISTINE_USES: &str = "SELECT \
+     (SELECT COUNT(*) FROM (SELECT 1 FROM setup LIMIT 1) s) \
+     + (SELECT COUNT(*) FROM (SELECT 1 FROM tokens WHERE NOT operator LIMIT 1) t) \
+     + (SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) u) \
+     + (SELECT COUNT(*) FROM (SELECT 1 FROM v2_users LIMIT 1) v) \
+     + (SELECT COUNT(*) FROM (SELECT 1 FROM orgs LIMIT 1) o)";
 
 /// The token queries, written once: both engines accept `$N` placeholders and `RETURNING`.
 /// Each engine module invokes this for its own store type and database.
@@ -702,13 +707,17 @@ macro_rules! token_queries {
                 since: Option<OffsetDateTime>,
                 after: Option<i64>,
                 limit: u32,
+                newest_first: bool,
             ) -> Result<Vec<AuditRecord>, StoreError> {
-                let rows: Vec<AuditRow> = sqlx::query_as(
+                let rows: Vec<AuditRow> = sqlx::query_as(if newest_first {
                     "SELECT id, at, actor, action, target, outcome, client, request_id, detail \
-                     FROM audit_log WHERE at >= $1 AND id > $2 ORDER BY id LIMIT $3",
-                )
+                     FROM audit_log WHERE at >= $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+                } else {
+                    "SELECT id, at, actor, action, target, outcome, client, request_id, detail \
+                     FROM audit_log WHERE at >= $1 AND id > $2 ORDER BY id LIMIT $3"
+                })
                 .bind(since.unwrap_or(OffsetDateTime::UNIX_EPOCH).to_offset(time::UtcOffset::UTC))
-                .bind(after.unwrap_or(0))
+                .bind(after.unwrap_or(if newest_first { i64::MAX } else { 0 }))
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;

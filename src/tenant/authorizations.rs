@@ -115,6 +115,12 @@ fn permissions(decoded: &Decoded) -> Result<Vec<Permission>, TenantError> {
 
 /// A bucket (database) name as v2 requests give it; empty names are handled by the caller.
 pub(crate) fn bucket_name(name: &str) -> Result<String, TenantError> {
+    if name == crate::token::rules::WILDCARD {
+        return Err(TenantError::Invalid(
+            "invalid bucket name: * means every database; omit the name to grant every bucket"
+                .into(),
+        ));
+    }
     let chars = name.chars().count();
     if chars > MAX_DATABASE_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(TenantError::Invalid(format!(
@@ -215,7 +221,8 @@ impl Authorizations {
         )?;
         grantable(holder, &permissions)?;
         if permissions.iter().any(|p| p.resource.kind == INSTANCE) {
-            return Err(TenantError::Refused(
+            // InfluxDB answers 500 here; bad input is a 400 in tollgate.
+            return Err(TenantError::Invalid(
                 "authorizations cannot be created with the instance type, it is only used during setup"
                     .into(),
             ));

@@ -51,9 +51,6 @@ pub enum TenantError {
     /// 422 `unprocessable entity`.
     #[error("{0}")]
     Unprocessable(String),
-    /// 500 `internal error` with a message InfluxDB gives for a refused request.
-    #[error("{0}")]
-    Refused(String),
     /// The store or the hashing pool cannot serve right now: 503.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -157,6 +154,12 @@ pub fn name(what: &str, text: &str) -> Result<String, TenantError> {
         return Err(TenantError::Invalid(format!(
             "{what} name must not contain control characters"
         )));
+    }
+    // Requests name their org by name or by id: a name that reads as an id would be ambiguous.
+    if what == "org" && TokenId::parse_v2(text).is_ok() {
+        return Err(TenantError::Invalid(
+            "org name must not be 16 hexadecimal characters: it would read as an org id".into(),
+        ));
     }
     Ok(text.to_owned())
 }

@@ -171,3 +171,47 @@ mod tests {
         assert_eq!(display_prefix(TokenKind::Management, &id), "M.V1.3fa0");
     }
 }
+
+/// `text` with anything shaped like a credential (a token of either kind, a JWT) replaced,
+/// so an error message never hands a pasted secret back or into a client's logs.
+pub fn redact_credentials(text: &str) -> std::borrow::Cow<'_, str> {
+    const STARTS: [&str; 3] = ["apiv1_", "M.V1.", "eyJ"];
+    if !STARTS.iter().any(|s| text.contains(s)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((at, start)) = STARTS
+        .iter()
+        .filter_map(|s| rest.find(s).map(|at| (at, *s)))
+        .min_by_key(|(at, _)| *at)
+    {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + start.len()..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=')))
+            .unwrap_or(tail.len());
+        out.push_str("<redacted>");
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod redaction {
+    use super::redact_credentials;
+
+    #[test]
+    fn credentials_in_a_message_are_redacted_and_the_rest_kept() {
+        assert_eq!(
+            redact_credentials("organization name \"M.V1.0123abc_-xyz\" not found"),
+            "organization name \"<redacted>\" not found"
+        );
+        assert_eq!(
+            redact_credentials("unknown variant `apiv1_00ff`, expected `read` or eyJhb.eyJ.sig"),
+            "unknown variant `<redacted>`, expected `read` or <redacted>"
+        );
+        assert_eq!(redact_credentials("nothing secret"), "nothing secret");
+    }
+}

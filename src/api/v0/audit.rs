@@ -28,8 +28,17 @@ pub struct AuditParams {
     /// At most this many entries (1–1000, default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
-    /// Only entries after this entry id (for paging).
+    /// Continue after this entry id, in the chosen order (for paging).
     pub after: Option<i64>,
+    /// `asc` (oldest first, the default) or `desc` (newest first).
+    pub order: Option<Order>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Asc,
+    Desc,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,7 +77,7 @@ impl From<AuditRecord> for AuditEntryView {
     }
 }
 
-/// Read the audit log, oldest first, paged by entry id.
+/// Read the audit log, oldest first (or newest first with `order=desc`), paged by entry id.
 #[utoipa::path(
     get, path = "/api/v0/audit", tag = "audit",
     params(AuditParams),
@@ -100,9 +109,10 @@ pub async fn list_audit(
                 _ => "since must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z",
             })
         })?;
+    let newest_first = params.order == Some(Order::Desc);
     let records = state
         .store
-        .list_audit(since, params.after, limit)
+        .list_audit(since, params.after, limit, newest_first)
         .await
         .map_err(ServiceError::from)?;
     let next = (records.len() == limit as usize)
@@ -115,7 +125,8 @@ pub async fn list_audit(
             .and_then(|at| at.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok())
             .map(|at| format!("&since={at}"))
             .unwrap_or_default();
-        format!("/api/v0/audit?limit={limit}&after={last}{since}")
+        let order = if newest_first { "&order=desc" } else { "" };
+        format!("/api/v0/audit?limit={limit}&after={last}{since}{order}")
     });
     Ok(json_page(views, next))
 }

@@ -113,7 +113,12 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// Audit writes for refusals are best effort: a failing store must not turn a 401 into a 500.
+/// Each actor's refusals are written up to a budget per minute, then only counted.
 pub(crate) async fn record(state: &AppState, event: &AuditEvent) {
+    if !state.refusal_budget.allows(&event.actor) {
+        state.metrics.refusal_not_audited();
+        return;
+    }
     if let Err(e) = state.store.record_audit(event).await {
         tracing::warn!(error = %e, action = event.action, "could not record audit entry");
     }
@@ -201,10 +206,14 @@ async fn authenticate_jwt(
     };
     let identity = match oauth.verify(presented.value).await {
         Ok(identity) => identity,
-        Err(JwtError::KeysUnavailable) => {
+        Err(e @ JwtError::KeysUnavailable(_)) => {
+            crate::telemetry::unavailable(&e.to_string());
             return Err(Refused::unverified(
                 "unavailable",
-                ApiError::unavailable("identity provider keys are not loaded"),
+                ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{e}; retry later"),
+                ),
             ));
         }
         Err(e) => {

@@ -53,7 +53,7 @@ impl ApiError {
 
     /// Our own outage: the detail goes to the log, the client gets 503 and Retry-After.
     pub fn unavailable(detail: &str) -> Self {
-        tracing::warn!(error = %detail, "answering 503");
+        crate::telemetry::unavailable(detail);
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "service temporarily unavailable; retry later",
@@ -84,7 +84,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             code: self.status.as_u16(),
-            message: self.message,
+            message: crate::token::format::redact_credentials(&self.message).into_owned(),
         };
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {

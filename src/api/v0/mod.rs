@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod dedicated;
 pub mod error;
 pub mod extract;
 pub mod management_tokens;

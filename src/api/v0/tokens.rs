@@ -83,6 +83,29 @@ pub struct TokenView {
     /// Only in the create response: the token itself, shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
+    /// Only under `/api/v0/accounts/{accountId}/clusters/{clusterId}/tokens` (Cloud Dedicated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_id: Option<String>,
+}
+
+/// The Cloud Dedicated account and cluster a request named in its path.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub account_id: Option<String>,
+    pub cluster_id: Option<String>,
+}
+
+impl TokenView {
+    /// The view as seen under `scope`.
+    pub fn scoped(token: &Token, scope: &Scope) -> Self {
+        TokenView {
+            account_id: scope.account_id.clone(),
+            cluster_id: scope.cluster_id.clone(),
+            ..TokenView::from(token)
+        }
+    }
 }
 
 impl From<&Token> for TokenView {
@@ -104,6 +127,8 @@ impl From<&Token> for TokenView {
             expires_at: token.expires_at.map(rfc3339),
             revoked_at: token.revoked_at.map(rfc3339),
             access_token: None,
+            account_id: None,
+            cluster_id: None,
         }
     }
 }
@@ -163,8 +188,17 @@ pub async fn create_token(
     caller: Caller,
     ApiJson(body): ApiJson<CreateTokenBody>,
 ) -> Result<Json<TokenView>, ApiError> {
+    create(&state, &caller, body, &Scope::default()).await
+}
+
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    body: CreateTokenBody,
+    scope: &Scope,
+) -> Result<Json<TokenView>, ApiError> {
     caller
-        .require(&state, Right::CreateDatabaseTokens, None)
+        .require(state, Right::CreateDatabaseTokens, None)
         .await?;
     let expires_at = match (body.expiration_type, body.expires_at) {
         (Some(ExpirationType::Datetime), None) => {
@@ -192,7 +226,7 @@ pub async fn create_token(
         .tokens
         .create_database_token(&caller.principal, &caller.origin, request)
         .await?;
-    let mut view = TokenView::from(&token);
+    let mut view = TokenView::scoped(&token, scope);
     view.access_token = Some(minted.plain);
     Ok(Json(view))
 }
@@ -213,11 +247,24 @@ pub async fn list_tokens(
     caller: Caller,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, Right::ReadTokens, None).await?;
+    list_scoped(&state, &caller, &params, Scope::default()).await
+}
+
+pub async fn list_scoped(
+    state: &AppState,
+    caller: &Caller,
+    params: &ListParams,
+    scope: Scope,
+) -> Result<Response, ApiError> {
+    caller.require(state, Right::ReadTokens, None).await?;
     let include_revoked = params.include_revoked.unwrap_or(false);
-    list(&state, TokenKind::Database, include_revoked, &params, |t| {
-        TokenView::from(t)
-    })
+    list(
+        state,
+        TokenKind::Database,
+        include_revoked,
+        params,
+        move |t| TokenView::scoped(t, &scope),
+    )
     .await
 }
 
@@ -227,7 +274,7 @@ pub async fn list<V: Serialize + Send + 'static>(
     kind: TokenKind,
     include_revoked: bool,
     params: &ListParams,
-    view: fn(&Token) -> V,
+    view: impl Fn(&Token) -> V + Clone + Send + Sync + 'static,
 ) -> Result<Response, ApiError> {
     let after = params.after.as_deref().map(token_id).transpose()?;
     let path = match kind {
@@ -250,24 +297,27 @@ pub async fn list<V: Serialize + Send + 'static>(
         return Ok(json_page(page.iter().map(view).collect(), next));
     }
     // The first page is read before answering, so an outage is a 503, not a broken 200.
-    let fetch = move |service: TokenService, after: Option<TokenId>| async move {
-        let page = service
-            .list(kind, include_revoked, after.as_ref(), STREAM_PAGE)
-            .await?;
-        let next = (page.len() == STREAM_PAGE as usize)
-            .then(|| page.last().map(|t| t.id.clone()))
-            .flatten();
-        let items = page
-            .iter()
-            .map(|t| serde_json::to_vec(&view(t)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok::<_, ServiceError>(Chunk::of(items, next))
+    let fetch = move |service: TokenService, after: Option<TokenId>| {
+        let view = view.clone();
+        async move {
+            let page = service
+                .list(kind, include_revoked, after.as_ref(), STREAM_PAGE)
+                .await?;
+            let next = (page.len() == STREAM_PAGE as usize)
+                .then(|| page.last().map(|t| t.id.clone()))
+                .flatten();
+            let items = page
+                .iter()
+                .map(|t| serde_json::to_vec(&view(t)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            Ok::<_, ServiceError>(Chunk::of(items, next))
+        }
     };
     let service = state.tokens.clone();
-    let first = fetch(service.clone(), after).await?;
+    let first = fetch.clone()(service.clone(), after).await?;
     Ok(json_stream("[", "]", first, move |after| {
-        let service = service.clone();
+        let (service, fetch) = (service.clone(), fetch.clone());
         async move { fetch(service, Some(after)).await.map_err(|e| e.to_string()) }
     }))
 }
@@ -289,14 +339,24 @@ pub async fn get_token(
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<GetParams>,
 ) -> Result<Json<TokenView>, ApiError> {
-    caller.require(&state, Right::ReadTokens, None).await?;
-    let id = token_id(&id)?;
+    get(&state, &caller, &id, &params, &Scope::default()).await
+}
+
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    params: &GetParams,
+    scope: &Scope,
+) -> Result<Json<TokenView>, ApiError> {
+    caller.require(state, Right::ReadTokens, None).await?;
+    let id = token_id(id)?;
     let include_revoked = params.include_revoked.unwrap_or(false);
     let token = state
         .tokens
         .get(TokenKind::Database, &id, include_revoked)
         .await?;
-    Ok(Json(TokenView::from(&token)))
+    Ok(Json(TokenView::scoped(&token, scope)))
 }
 
 /// Change a database token's description. Permissions and expiry never change.
@@ -319,9 +379,19 @@ pub async fn update_token(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateTokenBody>,
 ) -> Result<Json<TokenView>, ApiError> {
-    let id = token_id(&id)?;
+    update(&state, &caller, &id, body, &Scope::default()).await
+}
+
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    body: UpdateTokenBody,
+    scope: &Scope,
+) -> Result<Json<TokenView>, ApiError> {
+    let id = token_id(id)?;
     caller
-        .require(&state, Right::ChangeDatabaseTokens, Some(id.as_str()))
+        .require(state, Right::ChangeDatabaseTokens, Some(id.as_str()))
         .await?;
     if body.permissions.is_some() {
         return Err(RuleError::PermissionsImmutable.into_api());
@@ -342,7 +412,7 @@ pub async fn update_token(
             &description,
         )
         .await?;
-    Ok(Json(TokenView::from(&token)))
+    Ok(Json(TokenView::scoped(&token, scope)))
 }
 
 /// Revoke a database token: it stops working at once and stays listable with `include_revoked`.

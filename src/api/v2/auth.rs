@@ -73,9 +73,9 @@ impl FromRequestParts<AppState> for V2Caller {
                     ))
                 }
             }
-            Err(refused) if refused.error.status == StatusCode::SERVICE_UNAVAILABLE => Err(
-                V2Error::unavailable("management authentication unavailable"),
-            ),
+            Err(refused) if refused.error.status == StatusCode::SERVICE_UNAVAILABLE => {
+                Err(V2Error::new("unavailable", refused.error.message))
+            }
             Err(refused) => {
                 match refused.actor {
                     Some(actor) => verified(parts, state, actor, &origin),

@@ -52,7 +52,7 @@ impl V2Error {
 
     /// Our own outage: the detail goes to the log; the client gets 503 with Retry-After.
     pub fn unavailable(detail: &str) -> Self {
-        tracing::warn!(error = %detail, "answering 503");
+        crate::telemetry::unavailable(detail);
         Self::new(
             "unavailable",
             "service temporarily unavailable; retry later",
@@ -74,6 +74,7 @@ impl V2Error {
             "method not allowed" => StatusCode::METHOD_NOT_ALLOWED,
             "conflict" | "unprocessable entity" => StatusCode::UNPROCESSABLE_ENTITY,
             "request too large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "request timeout" => StatusCode::REQUEST_TIMEOUT,
             "unsupported media type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "too many requests" => StatusCode::TOO_MANY_REQUESTS,
             "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
@@ -92,7 +93,6 @@ impl From<TenantError> for V2Error {
             TenantError::NotFound(m) => V2Error::not_found(m),
             TenantError::Conflict(m) => V2Error::new("conflict", m),
             TenantError::Unprocessable(m) => V2Error::new("unprocessable entity", m),
-            TenantError::Refused(m) => V2Error::new("internal error", m),
             TenantError::Unavailable(detail) => V2Error::unavailable(&detail),
             TenantError::Internal(detail) => V2Error::internal(&detail),
         }
@@ -103,12 +103,13 @@ impl IntoResponse for V2Error {
     fn into_response(self) -> Response {
         let status = self.status();
         let code = HeaderValue::from_static(self.code);
-        let message_for_audit = self.message.clone();
+        let message = crate::token::format::redact_credentials(&self.message).into_owned();
+        let message_for_audit = message.clone();
         let mut response = (
             status,
             Json(V2ErrorBody {
                 code: self.code,
-                message: self.message,
+                message,
             }),
         )
             .into_response();

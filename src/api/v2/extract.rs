@@ -26,6 +26,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for V2Json<T> {
                     "request too large",
                     format!("request body is larger than {MAX_BODY_BYTES} bytes"),
                 ),
+                BodyError::TimedOut => {
+                    V2Error::new("request timeout", "the request body did not arrive in time")
+                }
                 BodyError::Unreadable(why) => {
                     V2Error::invalid(format!("cannot read request body: {why}"))
                 }
