@@ -479,40 +479,29 @@ fn serve_on_a_port_in_use_fails_at_once_and_writes_nothing() {
     );
 }
 
+/// The logs of a server started with `env` that answered one ping and stopped.
+async fn logs_of_one_ping(env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve_with_env(dir.path(), &[], env);
+    reqwest::get(format!("{}/ping", server.base)).await.unwrap();
+    server.signal_term();
+    server.wait_exit()
+}
+
 #[tokio::test]
 async fn rust_log_is_honoured_unless_tollgate_log_level_is_given() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = serve_with_env(dir.path(), &[], &[("RUST_LOG", "tollgate=debug")]);
-    let client = reqwest::Client::new();
-    client
-        .get(format!("{}/ping", server.base))
-        .send()
-        .await
-        .unwrap();
-    server.signal_term();
-    let logs = server.wait_exit();
+    let debug = "\"level\":\"DEBUG\"";
+    let logs = logs_of_one_ping(&[("RUST_LOG", "tollgate=debug")]).await;
     assert!(
-        logs.contains("\"level\":\"DEBUG\""),
+        logs.contains(debug),
         "RUST_LOG=tollgate=debug was ignored:\n{logs}"
     );
-
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = serve_with_env(
-        dir.path(),
-        &[],
-        &[
-            ("RUST_LOG", "tollgate=debug"),
-            ("TOLLGATE_LOG_LEVEL", "info"),
-        ],
-    );
-    client
-        .get(format!("{}/ping", server.base))
-        .send()
-        .await
-        .unwrap();
-    server.signal_term();
-    let logs = server.wait_exit();
-    assert!(!logs.contains("\"level\":\"DEBUG\""), "{logs}");
+    let logs = logs_of_one_ping(&[
+        ("RUST_LOG", "tollgate=debug"),
+        ("TOLLGATE_LOG_LEVEL", "info"),
+    ])
+    .await;
+    assert!(!logs.contains(debug), "{logs}");
 }
 
 fn effective_config(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
@@ -603,6 +592,52 @@ fn the_example_configurations_in_config_are_valid() {
         assert!(ok, "{name}: {err}");
         assert!(out.contains("bind ="), "{name}");
     }
+}
+
+#[tokio::test]
+async fn the_cluster_example_becomes_ready_while_its_identity_provider_is_unreachable() {
+    let db = TestDatabase::new(Engine::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped = std::fs::read_to_string(root.join("config/cluster.toml")).unwrap();
+    // The shipped placeholder provider, made unreachable on loopback (no lookup leaves the machine).
+    let config = shipped.replace("https://keycloak.example.com", "http://127.0.0.1:1");
+    assert_ne!(config, shipped);
+    let file = dir.path().join("cluster.toml");
+    std::fs::write(&file, config).unwrap();
+    let server = serve(
+        dir.path(),
+        &[
+            "--config",
+            file.to_str().unwrap(),
+            "--database-url",
+            db.url.expose(),
+            "--data-dir",
+            ".",
+        ],
+    );
+    let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("{}/ready", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let verbose: Value = client
+        .get(format!("{}/ready?verbose", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let provider = &verbose["checks"][3];
+    assert_eq!(
+        provider["name"],
+        "identity provider http://127.0.0.1:1/realms/influxdb"
+    );
+    assert_eq!(provider["status"], "warn", "{verbose}");
+    server.terminate();
 }
 
 #[tokio::test]

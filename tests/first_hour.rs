@@ -268,3 +268,24 @@ async fn each_api_prints_instants_with_one_precision_as_its_reference_product_do
         .await;
     assert!(is_go_rfc3339_nano(org["createdAt"].as_str().unwrap()));
 }
+
+#[tokio::test]
+async fn a_path_segment_that_is_not_utf8_gets_each_apis_json_error() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let (status, body) = server.op(Method::GET, "/api/v0/tokens/%FF", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], 400, "{body}");
+    let (status, code, body) = server
+        .v2(
+            Method::GET,
+            "/api/v2/users/%FF",
+            Some(&server.operator_token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (StatusCode::BAD_REQUEST, Some("invalid")),
+        "{body}"
+    );
+}

@@ -130,7 +130,8 @@ on_both_engines! {
         let forged = with_wrong_secret(&token);
         let missing = with_wrong_secret(&format!("apiv1_deadbeefdeadbeef{}", &token[22..]));
         for credential in [forged.as_str(), missing.as_str(), "M.V1.garbage", "eyJ.e30.sig"] {
-            for _ in 0..10 {
+            // Five of each: the forged ones stay under the per-address limit of wrong secrets.
+            for _ in 0..5 {
                 let (status, _) = server.call(Method::GET, "/api/v0/tokens", Some(credential), None).await;
                 assert_eq!(status, StatusCode::UNAUTHORIZED);
                 let (status, _, _) = server.v2(Method::GET, "/api/v2/authorizations", Some(credential), None).await;
@@ -140,9 +141,10 @@ on_both_engines! {
         let (status, _) = server.call(Method::GET, "/api/v0/tokens", None, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(server.audit_len().await, before, "no row for a credential that did not verify");
-        assert!(server.metric("tollgate_auth_refusals_total{surface=\"v0\",reason=\"unknown\"}").await >= 10.0);
-        assert!(server.metric("tollgate_auth_refusals_total{surface=\"v2\",reason=\"unknown\"}").await >= 10.0);
-        assert!(server.metric("tollgate_auth_refusals_total{surface=\"v0\",reason=\"malformed\"}").await >= 10.0);
+        for (surface, reason) in [("v0", "unknown"), ("v2", "unknown"), ("v0", "wrong_secret"), ("v2", "wrong_secret"), ("v0", "malformed")] {
+            let sample = format!("tollgate_auth_refusals_total{{surface=\"{surface}\",reason=\"{reason}\"}}");
+            assert!(server.metric(&sample).await >= 5.0, "{sample}");
+        }
 
         // Verified callers' refusals stay audited, naming the verified actor.
         let (status, _) = server.call(Method::GET, "/api/v0/tokens", Some(&token), None).await;
@@ -465,4 +467,56 @@ async fn ambiguous_names_pasted_tokens_and_costly_requests_are_refused_clearly()
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn an_address_that_keeps_presenting_wrong_secrets_is_refused_before_any_hashing() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let (_, database_token) = server
+        .create_token(json!([{"action": "read", "resource": "db1"}]))
+        .await;
+    let forged = with_wrong_secret(&server.operator_token);
+    for _ in 0..20 {
+        let (status, _) = server
+            .call(Method::GET, "/api/v0/tokens", Some(&forged), None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let response = server
+        .client
+        .get(format!("{}/api/v0/tokens", server.base))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let (status, _, _) = server
+        .v2(
+            Method::GET,
+            "/api/v2/me",
+            Some(&with_wrong_secret(&database_token)),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        server
+            .metric("tollgate_auth_refusals_total{surface=\"v0\",reason=\"rate_limited\"}")
+            .await
+            >= 1.0
+    );
+    // The decision endpoint, which proxies call for many clients, is not limited by address.
+    let decision = server
+        .authorize(
+            &database_token,
+            json!([{"action": "read", "database": "db1"}]),
+        )
+        .await;
+    assert_eq!(decision["valid"], true);
 }

@@ -1,6 +1,7 @@
 //! Verifying a presented token: parse (no I/O), one indexed read by id, one argon2id check
 //! on the bounded pool.
 
+pub mod failures;
 pub mod pool;
 
 use tracing::instrument;
@@ -16,6 +17,12 @@ pub enum Rejection {
     Malformed,
     #[error("unknown token")]
     Unknown,
+    /// A live token id with the wrong secret; answered exactly as [`Rejection::Unknown`].
+    #[error("unknown token")]
+    WrongSecret,
+    /// Too many wrong secrets from this address: retry after this long.
+    #[error("too many failed verifications")]
+    RateLimited(std::time::Duration),
     #[error("token is {0:?}")]
     Unusable(Unusable),
     #[error("our own failure: {0}")]
@@ -28,6 +35,8 @@ impl Rejection {
         match self {
             Rejection::Malformed => "malformed",
             Rejection::Unknown => "unknown",
+            Rejection::WrongSecret => "wrong_secret",
+            Rejection::RateLimited(_) => "rate_limited",
             Rejection::Unusable(Unusable::Revoked) => "revoked",
             Rejection::Unusable(Unusable::Expired) => "expired",
             Rejection::Unusable(Unusable::Inactive) => "inactive",
@@ -53,11 +62,36 @@ impl From<PoolError> for Rejection {
 pub struct Verifier {
     store: Store,
     pool: HashPool,
+    failures: std::sync::Arc<failures::FailureLimit>,
 }
 
 impl Verifier {
     pub fn new(store: Store, pool: HashPool) -> Self {
-        Verifier { store, pool }
+        Verifier {
+            store,
+            pool,
+            failures: std::sync::Arc::default(),
+        }
+    }
+
+    /// As [`Verifier::verify`], for a caller connected from `address`: an address that has
+    /// presented too many wrong secrets is refused before any hashing.
+    pub async fn verify_from(
+        &self,
+        presented: &str,
+        kinds: &[TokenKind],
+        address: Option<std::net::IpAddr>,
+    ) -> Result<Token, Rejection> {
+        if let Some(address) = address
+            && let Some(wait) = self.failures.retry_after(address)
+        {
+            return Err(Rejection::RateLimited(wait));
+        }
+        let verified = self.verify(presented, kinds).await;
+        if let (Some(address), Err(Rejection::WrongSecret)) = (address, &verified) {
+            self.failures.failed(address);
+        }
+        verified
     }
 
     /// Returns the stored token when `presented` is a live token of one of `kinds`.
@@ -81,7 +115,7 @@ impl Verifier {
             .verify(presented.to_owned(), stored.secret_hash.clone())
             .await?;
         if !matches {
-            return Err(Rejection::Unknown);
+            return Err(Rejection::WrongSecret);
         }
         match stored.unusable_at(token::now()) {
             Some(reason) => Err(Rejection::Unusable(reason)),

@@ -62,6 +62,14 @@ pub fn credential(parts: &Parts) -> Result<Credential<'_>, ApiError> {
     Ok(Credential { bearer, value })
 }
 
+/// The address the connection came from.
+pub fn peer(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
 pub fn origin(parts: &Parts) -> Origin {
     Origin {
         client: parts
@@ -159,7 +167,11 @@ pub(crate) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Prin
         return authenticate_jwt(&presented, state).await;
     };
     let name = kind.as_str();
-    match state.verifier.verify(presented.value, &[kind]).await {
+    match state
+        .verifier
+        .verify_from(presented.value, &[kind], peer(parts))
+        .await
+    {
         Ok(token) if kind == TokenKind::Database => Err(Refused::verified(
             format!("token:{}", token.id),
             "database_token",
@@ -270,7 +282,8 @@ fn refusal(rejection: Rejection, kind: &str) -> ApiError {
         Rejection::Unusable(Unusable::OwnerInactive) => {
             ApiError::unauthorized(format!("the user of this {kind} token is inactive"))
         }
-        Rejection::Malformed | Rejection::Unknown => {
+        Rejection::RateLimited(wait) => ApiError::too_many_requests(wait),
+        Rejection::Malformed | Rejection::Unknown | Rejection::WrongSecret => {
             ApiError::unauthorized(format!("invalid {kind} token"))
         }
     }

@@ -3,14 +3,14 @@
 //! as `/api/v0/tokens`, with `accountId` and `clusterId` in every body, as that API returns them.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::ApiError;
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::tokens::{
     self, CreateTokenBody, GetParams, ListParams, Scope, TokenView, UpdateTokenBody,
 };
@@ -62,7 +62,7 @@ fn scope(state: &AppState, account: &str, cluster: &str) -> Result<Scope, ApiErr
 pub async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path((account, cluster)): Path<(String, String)>,
+    ApiPath((account, cluster)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<CreateTokenBody>,
 ) -> Result<Json<TokenView>, ApiError> {
     let scope = scope(&state, &account, &cluster)?;
@@ -84,7 +84,7 @@ pub async fn create_token(
 pub async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
-    Path((account, cluster)): Path<(String, String)>,
+    ApiPath((account, cluster)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     let scope = scope(&state, &account, &cluster)?;
@@ -106,7 +106,7 @@ pub async fn list_tokens(
 pub async fn get_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path((account, cluster, id)): Path<(String, String, String)>,
+    ApiPath((account, cluster, id)): ApiPath<(String, String, String)>,
     ApiQuery(params): ApiQuery<GetParams>,
 ) -> Result<Json<TokenView>, ApiError> {
     let scope = scope(&state, &account, &cluster)?;
@@ -130,7 +130,7 @@ pub async fn get_token(
 pub async fn update_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path((account, cluster, id)): Path<(String, String, String)>,
+    ApiPath((account, cluster, id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<UpdateTokenBody>,
 ) -> Result<Json<TokenView>, ApiError> {
     let scope = scope(&state, &account, &cluster)?;
@@ -153,7 +153,7 @@ pub async fn update_token(
 pub async fn delete_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path((account, cluster, id)): Path<(String, String, String)>,
+    ApiPath((account, cluster, id)): ApiPath<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     scope(&state, &account, &cluster)?;
     tokens::revoke(&state, &caller, TokenKind::Database, &id).await

@@ -15,6 +15,15 @@ pub const RETRY_AFTER_SECONDS: u64 = 1;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// Seconds for `Retry-After`: our own outages (503) and rate limits (429).
+    pub retry_after: Option<u64>,
+}
+
+/// Whole seconds to wait, rounded up, at least one.
+pub fn retry_seconds(wait: std::time::Duration) -> u64 {
+    u64::try_from(wait.as_millis().div_ceil(1000))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// Error body of every `/api/v0` endpoint.
@@ -32,6 +41,7 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            retry_after: (status == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECONDS),
         }
     }
 
@@ -58,6 +68,18 @@ impl ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "service temporarily unavailable; retry later",
         )
+    }
+
+    /// 429 with `Retry-After` (whole seconds, at least one).
+    pub fn too_many_requests(wait: std::time::Duration) -> Self {
+        let seconds = retry_seconds(wait);
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: format!(
+                "too many failed authentications from this address; retry after {seconds} seconds"
+            ),
+            retry_after: Some(seconds),
+        }
     }
 
     pub fn internal(detail: &str) -> Self {
@@ -87,10 +109,10 @@ impl IntoResponse for ApiError {
             message: crate::token::format::redact_credentials(&self.message).into_owned(),
         };
         let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -74,3 +74,17 @@ pub fn token_id(raw: &str) -> Result<TokenId, ApiError> {
     TokenId::parse(raw)
         .map_err(|_| ApiError::bad_request("token id must be 16 lowercase hexadecimal characters"))
 }
+
+/// Path parameters; a segment that does not decode is a 400 in this API's body, not echoed.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|_| ApiError::bad_request("the path holds a segment that is not valid UTF-8"))
+    }
+}

@@ -1,7 +1,7 @@
 //! `/api/v0/management-tokens`: long-lived manual management tokens for automation.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::ApiError;
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::extract::{ApiJson, ApiQuery, token_id};
+use super::extract::{ApiJson, ApiPath, ApiQuery, token_id};
 use super::tokens::{ListParams, list, revoke, rfc3339};
 use crate::app::AppState;
 use crate::identity::Right;
@@ -133,7 +133,7 @@ pub async fn list_management_tokens(
 pub async fn get_management_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ManagementTokenView>, ApiError> {
     let id = token_id(&id)?;
     caller.require(&state, Right::ReadTokens, None).await?;
@@ -156,7 +156,7 @@ pub async fn get_management_token(
 pub async fn delete_management_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     revoke(&state, &caller, TokenKind::Management, &id).await
 }

@@ -1,7 +1,7 @@
 //! `/api/v0/tokens`: database tokens in the InfluxDB Clustered REST shape.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiError;
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::extract::{ApiJson, ApiQuery, token_id};
+use super::extract::{ApiJson, ApiPath, ApiQuery, token_id};
 use super::paging::{json_page, page_limit};
 use crate::api::stream::{Chunk, json_stream};
 use crate::app::AppState;
@@ -336,7 +336,7 @@ pub async fn list<V: Serialize + Send + 'static>(
 pub async fn get_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<GetParams>,
 ) -> Result<Json<TokenView>, ApiError> {
     get(&state, &caller, &id, &params, &Scope::default()).await
@@ -376,7 +376,7 @@ pub async fn get(
 pub async fn update_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateTokenBody>,
 ) -> Result<Json<TokenView>, ApiError> {
     update(&state, &caller, &id, body, &Scope::default()).await
@@ -430,7 +430,7 @@ pub async fn update(
 pub async fn delete_token(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     revoke(&state, &caller, TokenKind::Database, &id).await
 }

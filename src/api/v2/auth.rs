@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::V2Error;
-use crate::api::v0::auth::{authenticate, credential, origin, record};
+use crate::api::v0::auth::{authenticate, credential, origin, peer, record};
 use crate::app::AppState;
 use crate::audit::{AuditEvent, Origin};
 use crate::tenant::Holder;
@@ -37,7 +37,7 @@ impl FromRequestParts<AppState> for V2Caller {
         if TokenKind::from_token(presented.value) == Some(TokenKind::Database) {
             return match state
                 .verifier
-                .verify(presented.value, &[TokenKind::Database])
+                .verify_from(presented.value, &[TokenKind::Database], peer(parts))
                 .await
             {
                 Ok(token) => {
@@ -83,6 +83,11 @@ impl FromRequestParts<AppState> for V2Caller {
                 }
                 if refused.error.status == StatusCode::FORBIDDEN {
                     Err(V2Error::new("forbidden", refused.error.message))
+                } else if refused.error.status == StatusCode::TOO_MANY_REQUESTS {
+                    Err(V2Error {
+                        retry_after: refused.error.retry_after,
+                        ..V2Error::new("too many requests", refused.error.message)
+                    })
                 } else {
                     Err(V2Error::unauthorized_access())
                 }
@@ -151,9 +156,11 @@ fn refusal(rejection: Rejection) -> V2Error {
         Rejection::Unusable(Unusable::OwnerInactive) => {
             V2Error::new("forbidden", "User is inactive")
         }
-        Rejection::Malformed | Rejection::Unknown | Rejection::Unusable(_) => {
-            V2Error::unauthorized_access()
-        }
+        Rejection::RateLimited(wait) => V2Error::too_many_requests(wait),
+        Rejection::Malformed
+        | Rejection::Unknown
+        | Rejection::WrongSecret
+        | Rejection::Unusable(_) => V2Error::unauthorized_access(),
     }
 }
 

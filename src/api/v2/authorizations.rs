@@ -1,7 +1,7 @@
 //! `/api/v2/authorizations`: InfluxDB v2's token API on tollgate's store.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::V2Caller;
 use super::error::V2ErrorBody;
-use super::extract::{V2Json, V2Query, optional_id, v2_id};
+use super::extract::{V2Json, V2Path, V2Query, optional_id, v2_id};
 use super::{V2Error, rfc3339_nano};
 use crate::api::stream::{Chunk, json_stream};
 use crate::app::AppState;
@@ -363,7 +363,7 @@ pub async fn list_authorizations(
 pub async fn get_authorization(
     State(state): State<AppState>,
     caller: V2Caller,
-    Path(id): Path<String>,
+    V2Path(id): V2Path<String>,
 ) -> Result<Json<AuthorizationView>, V2Error> {
     let id = v2_id(&id)?;
     let token = state.authorizations.get(&caller.holder, &id).await?;
@@ -386,7 +386,7 @@ pub async fn get_authorization(
 pub async fn update_authorization(
     State(state): State<AppState>,
     caller: V2Caller,
-    Path(id): Path<String>,
+    V2Path(id): V2Path<String>,
     V2Json(body): V2Json<UpdateAuthorizationBody>,
 ) -> Result<Json<AuthorizationView>, V2Error> {
     let id = v2_id(&id)?;
@@ -426,7 +426,7 @@ pub async fn update_authorization(
 pub async fn delete_authorization(
     State(state): State<AppState>,
     caller: V2Caller,
-    Path(id): Path<String>,
+    V2Path(id): V2Path<String>,
 ) -> Result<StatusCode, V2Error> {
     let id = v2_id(&id)?;
     state

@@ -28,6 +28,8 @@ pub struct V2ErrorBody {
 pub struct V2Error {
     pub code: &'static str,
     pub message: String,
+    /// `Retry-After` seconds for a rate limit; a 503 always carries one.
+    pub retry_after: Option<u64>,
 }
 
 impl V2Error {
@@ -35,6 +37,7 @@ impl V2Error {
         V2Error {
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -57,6 +60,20 @@ impl V2Error {
             "unavailable",
             "service temporarily unavailable; retry later",
         )
+    }
+
+    /// 429 with `Retry-After`: too many wrong secrets from this address.
+    pub fn too_many_requests(wait: std::time::Duration) -> Self {
+        let seconds = crate::api::v0::error::retry_seconds(wait);
+        V2Error {
+            retry_after: Some(seconds),
+            ..Self::new(
+                "too many requests",
+                format!(
+                    "too many failed authentications from this address; retry after {seconds} seconds"
+                ),
+            )
+        }
     }
 
     pub fn internal(detail: &str) -> Self {
@@ -122,6 +139,9 @@ impl IntoResponse for V2Error {
         headers.insert(PLATFORM_ERROR_CODE.clone(), code);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -64,3 +64,17 @@ pub fn v2_id(raw: &str) -> Result<TokenId, V2Error> {
 pub fn optional_id(raw: Option<&str>) -> Result<Option<TokenId>, V2Error> {
     raw.filter(|s| !s.is_empty()).map(v2_id).transpose()
 }
+
+/// Path parameters; a segment that does not decode is a v2 400, not echoed.
+pub struct V2Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for V2Path<T> {
+    type Rejection = V2Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, V2Error> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| V2Path(value))
+            .map_err(|_| V2Error::invalid("the path holds a segment that is not valid UTF-8"))
+    }
+}

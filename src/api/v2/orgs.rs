@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::V2Caller;
 use super::authorizations::SelfLink;
 use super::error::V2ErrorBody;
-use super::extract::{V2Json, V2Query, v2_id};
+use super::extract::{V2Json, V2Path, V2Query, v2_id};
 use super::{V2Error, limit, rfc3339_nano};
 use crate::app::AppState;
 use crate::tenant::Org;
@@ -167,7 +167,7 @@ pub async fn create_org(
 pub async fn get_org(
     State(state): State<AppState>,
     caller: V2Caller,
-    Path(id): Path<String>,
+    V2Path(id): V2Path<String>,
 ) -> Result<Json<OrgView>, V2Error> {
     let id = v2_id(&id)?;
     Ok(Json(OrgView::from(
@@ -189,7 +189,7 @@ pub async fn get_org(
 pub async fn delete_org(
     State(state): State<AppState>,
     caller: V2Caller,
-    Path(id): Path<String>,
+    V2Path(id): V2Path<String>,
 ) -> Result<StatusCode, V2Error> {
     let id = v2_id(&id)?;
     state

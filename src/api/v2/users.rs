@@ -1,7 +1,7 @@
 //! `/api/v2/users` and `/api/v2/me`: the v2 users that own authorizations.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::V2Caller;
 use super::authorizations::SelfLink;
 use super::error::V2ErrorBody;
-use super::extract::{V2Json, V2Query, optional_id, v2_id};
+use super::extract::{V2Json, V2Path, V2Query, optional_id, v2_id};
 use super::{V2Error, limit};
 use crate::app::AppState;
 use crate::tenant::V2User;
@@ -164,7 +164,7 @@ pub async fn list_users(
 pub async fn get_user(
     State(state): State<AppState>,
     caller: V2Caller,
-    Path(id): Path<String>,
+    V2Path(id): V2Path<String>,
 ) -> Result<Json<UserView>, V2Error> {
     let id = v2_id(&id)?;
     let user = state.tenants.user(&caller.holder, &id).await?;
@@ -186,7 +186,7 @@ pub async fn get_user(
 pub async fn update_user(
     State(state): State<AppState>,
     caller: V2Caller,
-    Path(id): Path<String>,
+    V2Path(id): V2Path<String>,
     V2Json(body): V2Json<UserBody>,
 ) -> Result<Json<UserView>, V2Error> {
     let id = v2_id(&id)?;
@@ -218,7 +218,7 @@ pub async fn update_user(
 pub async fn delete_user(
     State(state): State<AppState>,
     caller: V2Caller,
-    Path(id): Path<String>,
+    V2Path(id): V2Path<String>,
 ) -> Result<StatusCode, V2Error> {
     let id = v2_id(&id)?;
     state
