@@ -516,7 +516,21 @@ pub fn router(state: AppState) -> Router {
                 ),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), RandomRequestId))
+        .layer(axum::middleware::map_request(keep_plausible_request_id))
         .with_state(state)
+}
+
+/// A client's `X-Request-Id` is kept (and echoed, and audited) only when it is plainly one;
+/// otherwise, a pasted token say, it is replaced by one tollgate generates.
+async fn keep_plausible_request_id(mut request: Request) -> Request {
+    let plausible = request
+        .headers()
+        .get(&REQUEST_ID)
+        .map(|id| id.to_str().is_ok_and(crate::audit::plausible_request_id));
+    if plausible == Some(false) {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    request
 }
 
 /// Unmatched paths under `/api/v2` answer in the v2 error shape.

@@ -9,7 +9,7 @@ const MAX_REQUEST_ID_CHARS: usize = 64;
 
 /// A client's `X-Request-Id` is kept only when it looks like one: short, plain characters,
 /// and not shaped like a token or a JWT, so nothing secret can ride into the log that way.
-fn plausible_request_id(id: &str) -> bool {
+pub fn plausible_request_id(id: &str) -> bool {
     id.len() <= MAX_REQUEST_ID_CHARS
         && id
             .bytes()

@@ -153,6 +153,15 @@ pub async fn run_admin(command: &AdminCommand, config: &Config) -> Result<String
         AdminCommand::OperatorToken {
             regenerate: true, ..
         } => {
+            // Pointed at the wrong directory, this must not create an empty store to mint into.
+            if let Some(file) = config.database_url.sqlite_file()
+                && !file.exists()
+            {
+                return Err(AdminError::Failed(format!(
+                    "there is no store at {}; pass the --data-dir (or --database-url) that tollgate serve uses",
+                    file.display()
+                )));
+            }
             let store = Store::open(config).await.map_err(|e| failed(&e))?;
             let pool = HashPool::new(
                 1,

@@ -209,8 +209,17 @@ pub struct Overrides {
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
 
-/// `TOLLGATE_*` variables that are not configuration keys (`TOLLGATE_TEST_*` neither).
-const NOT_KEYS: &[&str] = &["config"];
+/// `TOLLGATE_*` variables that are not configuration: `TOLLGATE_CONFIG`, the tests' own, and
+/// those Kubernetes injects into every pod of a namespace with a Service named `tollgate`
+/// (`TOLLGATE_SERVICE_HOST`, `TOLLGATE_PORT`, `TOLLGATE_PORT_8086_TCP_ADDR`, …), which must not
+/// stop the server. Any other unknown one is refused by name, as a typo should be.
+fn is_config_variable(key: &str) -> bool {
+    !(key == "config"
+        || key == "port"
+        || key.starts_with("port_")
+        || key.starts_with("service_")
+        || key.starts_with("test_"))
+}
 
 impl Config {
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
@@ -225,15 +234,13 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         let env = Env::prefixed("TOLLGATE_")
-            .filter(|key| {
-                let key = key.as_str().to_ascii_lowercase();
-                !NOT_KEYS.contains(&key.as_str()) && !key.starts_with("test_")
-            })
+            .filter(|key| is_config_variable(&key.as_str().to_ascii_lowercase()))
             .split("__");
         figment = figment
             .merge(env)
             .merge(Serialized::defaults(overrides.clone()));
         let mut config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        config.database_url.check_scheme()?;
         // RUST_LOG, as Rust programs honour it, unless tollgate's own setting is given.
         if overrides.log_level.is_none()
             && std::env::var_os("TOLLGATE_LOG_LEVEL").is_none()
@@ -381,8 +388,41 @@ impl DatabaseUrl {
         &self.0
     }
 
-    /// The URL with any password replaced by `***`.
+    /// `postgres://`, `postgresql://`, `sqlite:` or a plain path; any other scheme is a
+    /// mistake (`postgress://`, `mysql://`), not a SQLite file to create.
+    fn check_scheme(&self) -> Result<(), ConfigError> {
+        let Some((scheme, _)) = self.0.split_once("://") else {
+            return Ok(());
+        };
+        match scheme {
+            "postgres" | "postgresql" | "sqlite" => Ok(()),
+            other if other.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') => {
+                Err(ConfigError(format!(
+                    "database_url has the scheme {other:?}; use postgres://…, sqlite://… or a SQLite file path"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The URL with any password replaced by `***`, in the authority or as a `password=`
+    /// query parameter.
     pub fn redacted(&self) -> String {
+        let url = self.redacted_authority();
+        let Some((base, query)) = url.split_once('?') else {
+            return url;
+        };
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        format!("{base}?{}", query.join("&"))
+    }
+
+    fn redacted_authority(&self) -> String {
         let Some(scheme_end) = self.0.find("://").map(|i| i + 3) else {
             return self.0.clone();
         };
@@ -408,6 +448,16 @@ impl DatabaseUrl {
         } else {
             Engine::Sqlite
         }
+    }
+
+    /// The SQLite file this URL names, if it names one.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let rest = self
+            .0
+            .strip_prefix("sqlite://")
+            .or_else(|| self.0.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
     }
 
     /// A bare path becomes a `sqlite://` URL; relative ones are placed under `data_dir`.
@@ -443,6 +493,11 @@ mod tests {
             "postgres://tollgate:***@db:5432/tollgate?sslmode=require"
         );
         assert!(!format!("{url:?}").contains("s3cret"));
+        let query = DatabaseUrl::new("postgres://u@db/x?sslmode=require&password=abc");
+        assert_eq!(
+            query.redacted(),
+            "postgres://u@db/x?sslmode=require&password=***"
+        );
         let plain = DatabaseUrl::new("postgres://postgres@127.0.0.1/postgres");
         assert_eq!(plain.redacted(), plain.expose());
     }

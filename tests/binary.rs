@@ -361,6 +361,18 @@ async fn regenerating_the_operator_token_revokes_the_old_one_and_prints_the_new_
     let server = serve(dir.path(), &[]);
     let old = read_operator_token(&dir.path().join("data"));
 
+    let elsewhere = tempfile::tempdir().unwrap();
+    let lost = command(elsewhere.path())
+        .args(["admin", "operator-token", "--regenerate"])
+        .output()
+        .unwrap();
+    assert!(!lost.status.success());
+    assert!(String::from_utf8_lossy(&lost.stderr).contains("there is no store at"));
+    assert!(
+        !elsewhere.path().join("data").exists(),
+        "no store is created by a mistake"
+    );
+
     let refused = command(dir.path())
         .args(["admin", "operator-token"])
         .output()
@@ -558,6 +570,36 @@ fn configuration_layers_are_file_then_environment_then_flags() {
         &[],
     );
     assert!(out.contains("postgres://tollgate:***@db:5432/tollgate") && !out.contains("hunter2"));
+}
+
+#[test]
+fn variables_kubernetes_injects_for_a_service_named_tollgate_are_not_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("TOLLGATE_SERVICE_HOST", "10.0.0.1"),
+        ("TOLLGATE_PORT", "tcp://10.0.0.1:8086"),
+        ("TOLLGATE_PORT_8086_TCP_ADDR", "10.0.0.1"),
+    ];
+    let (ok, out, err) = effective_config(dir.path(), &[], &env);
+    assert!(ok, "{err}");
+    assert!(out.contains("bind = \"127.0.0.1:8086\""), "{out}");
+}
+
+#[test]
+fn a_database_url_with_an_unknown_scheme_is_refused_and_its_password_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "mysql://u:sekret1@127.0.0.1/x",
+        "postgress://u:sekret1@h/db",
+    ] {
+        let (ok, _, err) = effective_config(dir.path(), &["--database-url", url], &[]);
+        assert!(!ok, "{url}");
+        assert!(err.contains("scheme") && !err.contains("sekret1"), "{err}");
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing created"
+    );
 }
 
 #[test]

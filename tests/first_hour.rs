@@ -132,6 +132,16 @@ on_both_engines! {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(listed[0]["id"], id);
         assert_eq!(listed[0]["clusterId"], "c-1");
+        server.create_token(json!([{"action": "read", "resource": "db2"}])).await;
+        let page = server
+            .client
+            .get(format!("{}{base}?limit=1", server.base))
+            .bearer_auth(&server.operator_token)
+            .send()
+            .await
+            .unwrap();
+        let link = page.headers()["link"].to_str().unwrap().to_owned();
+        assert!(link.starts_with(&format!("<{base}?limit=1&after=")), "paging stays on the path: {link}");
         let (_, plain) = server.op(Method::GET, &format!("/api/v0/tokens/{id}"), None).await;
         assert!(plain.get("accountId").is_none(), "the plain path keeps its own shape");
 

@@ -380,6 +380,7 @@ async fn a_leaked_low_privilege_token_cannot_flood_the_audit_log() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_ne!(response.headers()["x-request-id"], "user:admin");
     }
     let written = server.audit_len().await - before;
     assert!((1..=30).contains(&written), "{written} refusals written");

@@ -13,6 +13,11 @@ pub struct DecodeError(pub String);
 
 /// Decodes `bytes` (JSON) into `T`, objects only where `T` has structs.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(DecodeError(
+            "the request body is empty; send a JSON object".into(),
+        ));
+    }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError(json_words(&e)))?;
     serde_path_to_error::deserialize(Strict(value)).map_err(|err| {
         let path = err.path().to_string();
@@ -67,7 +72,11 @@ fn json_words(err: &dyn std::fmt::Display) -> String {
         }
     }
     out.push_str(rest);
-    out
+    // serde's data-model words, in JSON's.
+    out.replace("a sequence", "an array")
+        .replace("type: sequence", "type: array")
+        .replace("a map", "an object")
+        .replace("type: map", "type: object")
 }
 
 fn strip_with_elements(text: &str) -> Option<&str> {
@@ -256,5 +265,13 @@ mod tests {
         assert_eq!(err.0, "missing field `description`");
         let err = from_slice::<Body>(b"[1,").unwrap_err();
         assert!(err.0.starts_with("EOF while parsing"), "{}", err.0);
+    }
+
+    #[test]
+    fn serde_words_become_json_words_and_an_empty_body_is_named() {
+        let err = from_slice::<Body>(br#"{"description":"d","items":{}}"#).unwrap_err();
+        assert_eq!(err.0, "items: invalid type: object, expected an array");
+        let err = from_slice::<Body>(b"  ").unwrap_err();
+        assert_eq!(err.0, "the request body is empty; send a JSON object");
     }
 }

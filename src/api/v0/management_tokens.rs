@@ -113,9 +113,14 @@ pub async fn list_management_tokens(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     caller.require(&state, Right::ReadTokens, None).await?;
-    list(&state, TokenKind::Management, true, &params, |t| {
-        ManagementTokenView::from(t)
-    })
+    list(
+        &state,
+        TokenKind::Management,
+        true,
+        &params,
+        "/api/v0/management-tokens",
+        |t| ManagementTokenView::from(t),
+    )
     .await
 }
 

@@ -258,29 +258,34 @@ pub async fn list_scoped(
 ) -> Result<Response, ApiError> {
     caller.require(state, Right::ReadTokens, None).await?;
     let include_revoked = params.include_revoked.unwrap_or(false);
+    let path = match (&scope.account_id, &scope.cluster_id) {
+        (Some(account), Some(cluster)) => {
+            format!("/api/v0/accounts/{account}/clusters/{cluster}/tokens")
+        }
+        _ => "/api/v0/tokens".to_owned(),
+    };
     list(
         state,
         TokenKind::Database,
         include_revoked,
         params,
+        &path,
         move |t| TokenView::scoped(t, &scope),
     )
     .await
 }
 
-/// A token list: one page with `limit` (and a `Link: rel="next"` when full), else a stream.
+/// A token list: one page with `limit` (and a `Link: rel="next"` to `path` when full), else
+/// a stream.
 pub async fn list<V: Serialize + Send + 'static>(
     state: &AppState,
     kind: TokenKind,
     include_revoked: bool,
     params: &ListParams,
+    path: &str,
     view: impl Fn(&Token) -> V + Clone + Send + Sync + 'static,
 ) -> Result<Response, ApiError> {
     let after = params.after.as_deref().map(token_id).transpose()?;
-    let path = match kind {
-        TokenKind::Database => "/api/v0/tokens",
-        TokenKind::Management => "/api/v0/management-tokens",
-    };
     if let Some(limit) = params.limit {
         let limit = page_limit(limit)?;
         let page = state
