@@ -111,3 +111,36 @@ async fn the_readme_v2_walkthrough_after_the_first_one_sets_up_grants_sensors_on
     );
     assert_eq!(lines[2], "inactive");
 }
+
+#[test]
+fn every_file_the_readme_names_is_in_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = include_str!("../README.md");
+    let mut named = Vec::new();
+    // Markdown links to local files, and backticked paths under the project's folders.
+    for (start, _) in readme.match_indices("](") {
+        let target = &readme[start + 2..];
+        let target = &target[..target.find(')').unwrap_or(0)];
+        if !target.contains("://") && !target.starts_with('#') && !target.is_empty() {
+            named.push(target.to_owned());
+        }
+    }
+    for quoted in readme.split('`').skip(1).step_by(2) {
+        let top = ["src/", "tests/", "config/", "scripts/", "migrations/", "examples/", "benches/", ".ci/"];
+        let plain = !quoted.contains(['{', '*', ' ', '<', '…', ','])
+            && !quoted.ends_with('/');
+        if plain && top.iter().any(|t| quoted.starts_with(t)) {
+            named.push(quoted.to_owned());
+        }
+    }
+    assert!(named.len() > 10, "{named:?}");
+    for path in &named {
+        assert!(root.join(path).exists(), "README names {path}, which is not in the repository");
+    }
+    assert!(!readme.contains("DESIGN.md"), "the README stands on its own");
+    for file in ["LICENSE", "LICENSE-MIT", "LICENSE-APACHE", "CHANGELOG.md"] {
+        assert!(root.join(file).is_file(), "{file}");
+    }
+    let manifest = include_str!("../Cargo.toml");
+    assert!(manifest.contains("license = \"MIT OR Apache-2.0\""));
+}
