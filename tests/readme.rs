@@ -126,18 +126,32 @@ fn every_file_the_readme_names_is_in_the_repository() {
         }
     }
     for quoted in readme.split('`').skip(1).step_by(2) {
-        let top = ["src/", "tests/", "config/", "scripts/", "migrations/", "examples/", "benches/", ".ci/"];
-        let plain = !quoted.contains(['{', '*', ' ', '<', '…', ','])
-            && !quoted.ends_with('/');
+        let top = [
+            "src/",
+            "tests/",
+            "config/",
+            "scripts/",
+            "migrations/",
+            "examples/",
+            "benches/",
+            ".ci/",
+        ];
+        let plain = !quoted.contains(['{', '*', ' ', '<', '…', ',']) && !quoted.ends_with('/');
         if plain && top.iter().any(|t| quoted.starts_with(t)) {
             named.push(quoted.to_owned());
         }
     }
     assert!(named.len() > 10, "{named:?}");
     for path in &named {
-        assert!(root.join(path).exists(), "README names {path}, which is not in the repository");
+        assert!(
+            root.join(path).exists(),
+            "README names {path}, which is not in the repository"
+        );
     }
-    assert!(!readme.contains("DESIGN.md"), "the README stands on its own");
+    assert!(
+        !readme.contains("DESIGN.md"),
+        "the README stands on its own"
+    );
     for file in ["LICENSE", "LICENSE-MIT", "LICENSE-APACHE", "CHANGELOG.md"] {
         assert!(root.join(file).is_file(), "{file}");
     }

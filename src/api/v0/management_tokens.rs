@@ -20,9 +20,10 @@ use crate::token::{Token, TokenKind};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateManagementTokenBody {
     /// 1–1024 characters.
-    #[schema(example = "CI pipeline")]
+    #[schema(example = "CI pipeline", min_length = 1, max_length = 1024)]
     pub description: String,
     /// RFC 3339 instant in the future; omit for a token that lasts until revoked.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
 }
 

@@ -28,8 +28,12 @@ const STREAM_PAGE: u32 = 500;
 #[serde(deny_unknown_fields)]
 pub struct DatabasePermission {
     pub action: Action,
-    /// A database name (1–64 characters) or `*` for every database.
-    #[schema(example = "mydb")]
+    /// A database name (InfluxDB Clustered's rules) or `*` for every database.
+    #[schema(
+        example = "mydb",
+        max_length = 64,
+        pattern = r"^(\*|[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9_-]+)?)$"
+    )]
     pub resource: String,
 }
 
@@ -45,11 +49,12 @@ pub enum ExpirationType {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTokenBody {
     /// 1–1024 characters.
-    #[schema(example = "read/write for mydb")]
+    #[schema(example = "read/write for mydb", min_length = 1, max_length = 1024)]
     pub description: String,
+    #[schema(min_items = 1)]
     pub permissions: Vec<DatabasePermission>,
     /// RFC 3339 instant in the future (`Z`, `±hh:mm` or `±hhmm`); omit for a token that never expires.
-    #[schema(example = "2030-01-01T00:00:00Z")]
+    #[schema(example = "2030-01-01T00:00:00Z", format = DateTime)]
     pub expires_at: Option<String>,
     /// Accepted as Cloud Dedicated clients send it: `datetime` needs `expiresAt`.
     pub expiration_type: Option<ExpirationType>,
