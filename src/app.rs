@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::body::BodyDeadline;
 use crate::api::v0::{self, ApiError};
 use crate::api::v2::{self, V2Error};
 use crate::audit::{Origin, RefusalBudget};
@@ -163,6 +164,7 @@ impl App {
             grace: Duration::from_secs(config.shutdown_grace_seconds),
             http: HttpLimits {
                 header_read_timeout: Duration::from_secs(config.http_header_read_timeout_seconds),
+                body_read_timeout: Duration::from_secs(config.http_body_read_timeout_seconds),
                 max_connections: config.http_max_connections,
             },
         })
@@ -226,6 +228,7 @@ impl App {
 #[derive(Debug, Clone, Copy)]
 struct HttpLimits {
     header_read_timeout: Duration,
+    body_read_timeout: Duration,
     max_connections: usize,
 }
 
@@ -275,16 +278,19 @@ async fn accept<S>(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
+        let body_deadline = BodyDeadline(limits.body_read_timeout);
         let service =
             tower::ServiceExt::map_request(app.clone(), move |mut request: Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(body_deadline);
                 request.map(axum::body::Body::new)
             });
         let (builder, watcher) = (builder.clone(), connections.watcher());
-        // A read or a write that makes no progress for this long ends the connection: a
-        // client that sends nothing, stalls its body, or never reads its answer.
+        // A write that makes no progress for this long ends the connection (a client that
+        // never reads its answer). Reads are bounded by the header timeout and the body
+        // deadline instead: a read timeout would also cut a slow answer, during which hyper
+        // keeps a read pending to notice the client leaving.
         let mut stream = TimeoutStream::new(stream);
-        stream.set_read_timeout(Some(limits.header_read_timeout));
         stream.set_write_timeout(Some(limits.header_read_timeout));
         tokio::spawn(async move {
             let connection = builder.serve_connection(

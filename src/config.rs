@@ -32,6 +32,8 @@ pub struct Config {
     /// A connection that has not sent a whole request head within this many seconds is
     /// closed (slow clients must not hold connections forever).
     pub http_header_read_timeout_seconds: u64,
+    /// A request body must arrive whole within this many seconds (else 408).
+    pub http_body_read_timeout_seconds: u64,
     /// Connections served at once; further clients wait in the listen backlog.
     pub http_max_connections: usize,
     pub argon2: Argon2Config,
@@ -175,6 +177,7 @@ impl Default for Config {
             shutdown_drain_seconds: 0,
             shutdown_grace_seconds: 30,
             http_header_read_timeout_seconds: 10,
+            http_body_read_timeout_seconds: 30,
             http_max_connections: 4096,
             argon2: Argon2Config {
                 threads: 0,
@@ -270,6 +273,11 @@ impl Config {
         if self.http_header_read_timeout_seconds == 0 {
             return Err(ConfigError(
                 "http_header_read_timeout_seconds must be at least 1".into(),
+            ));
+        }
+        if self.http_body_read_timeout_seconds == 0 {
+            return Err(ConfigError(
+                "http_body_read_timeout_seconds must be at least 1".into(),
             ));
         }
         if self.http_max_connections == 0 {

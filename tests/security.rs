@@ -269,6 +269,7 @@ async fn limited(header_timeout_seconds: u64, max_connections: usize) -> TestSer
     let db = TestDatabase::new(Engine::Sqlite).await;
     TestServer::start_with(db, |config| {
         config.http_header_read_timeout_seconds = header_timeout_seconds;
+        config.http_body_read_timeout_seconds = header_timeout_seconds;
         config.http_max_connections = max_connections;
     })
     .await
@@ -520,4 +521,29 @@ async fn an_address_that_keeps_presenting_wrong_secrets_is_refused_before_any_ha
         )
         .await;
     assert_eq!(decision["valid"], true);
+}
+
+#[tokio::test]
+async fn a_request_that_takes_longer_than_the_stall_timeout_to_answer_still_gets_its_answer() {
+    let db = TestDatabase::new(Engine::Sqlite).await;
+    let server = TestServer::start_with(db, |config| {
+        config.http_header_read_timeout_seconds = 1;
+        // A management token whose hashing alone takes well over a second.
+        config.argon2.management_tokens.iterations = 200;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let (status, body) = server
+        .op(
+            Method::POST,
+            "/api/v0/management-tokens",
+            Some(json!({"description": "slow"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        started.elapsed() > Duration::from_secs(1),
+        "the case needs a slow answer: {:?}",
+        started.elapsed()
+    );
 }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 pub enum BodyError {
     /// Larger than the router's body limit.
     TooLarge,
-    /// The body did not arrive within [`BODY_READ_TIMEOUT`].
+    /// The body did not arrive within its [`BodyDeadline`].
     TimedOut,
     /// The body could not be read; the text says why.
     Unreadable(String),
@@ -19,16 +19,25 @@ pub enum BodyError {
     Invalid(String),
 }
 
-/// How long a whole request body may take to arrive.
-pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a whole request body may take to arrive (`http_body_read_timeout_seconds`); the
+/// server puts it on each request.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline(pub std::time::Duration);
+
+/// Without a [`BodyDeadline`] on the request (a router driven by hand, as in unit tests).
+const DEFAULT_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub async fn read_json<S: Send + Sync, T: DeserializeOwned>(
     req: Request,
     state: &S,
 ) -> Result<T, BodyError> {
-    // A body trickled a byte at a time must not hold the connection: the whole body (at most
-    // 64 KiB) arrives within this bound or the request ends with 408.
-    let bytes = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(req, state))
+    // A body trickled a byte at a time, or not sent at all, must not hold the connection: the
+    // whole body (at most 64 KiB) arrives within the deadline or the request ends with 408.
+    let deadline = req
+        .extensions()
+        .get::<BodyDeadline>()
+        .map_or(DEFAULT_BODY_DEADLINE, |d| d.0);
+    let bytes = tokio::time::timeout(deadline, Bytes::from_request(req, state))
         .await
         .map_err(|_| BodyError::TimedOut)?
         .map_err(|rejection| match rejection {
