@@ -73,7 +73,8 @@ pub struct AppState {
     draining: Arc<AtomicBool>,
 }
 
-/// Which `/api/v0/accounts/{accountId}/clusters/{clusterId}` this cluster answers to.
+/// A Cloud Dedicated account and cluster: the ones this cluster answers to (configured), or
+/// the ones a request named in its path.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterIds {
     pub account_id: Option<String>,

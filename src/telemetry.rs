@@ -38,7 +38,7 @@ pub struct Metrics {
     refusals: Family<RefusalLabels, Counter>,
     panics: Counter,
     unaudited: Counter,
-    refusal_log: Arc<RefusalLog>,
+    refusal_log: Arc<LimitedLog>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,11 +47,32 @@ struct RefusalLabels {
     reason: &'static str,
 }
 
-/// At most one line per interval for refusals of unverified credentials: a flood of them
-/// must cost neither a row nor a log line each.
-struct RefusalLog {
+/// A log line written at most once per period, counting the occurrences not logged since:
+/// a flood must not become a flood of log lines.
+struct LimitedLog {
     limiter: DefaultDirectRateLimiter,
     suppressed: AtomicU64,
+}
+
+impl LimitedLog {
+    fn every(period: Duration) -> Self {
+        LimitedLog {
+            limiter: RateLimiter::direct(
+                Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)),
+            ),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(occurrences not logged since the last line)` when a line may be written now.
+    fn may_log(&self) -> Option<u64> {
+        if self.limiter.check().is_ok() {
+            Some(self.suppressed.swap(0, Ordering::Relaxed))
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
 }
 
 /// One refusal line per this many seconds at most.
@@ -84,17 +105,14 @@ impl Metrics {
             "Refusals of verified callers over their per-minute audit budget, counted instead of written",
             unaudited.clone(),
         );
-        let quota = Quota::with_period(Duration::from_secs(REFUSAL_LOG_INTERVAL_SECONDS))
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
         Metrics {
             registry: Arc::new(registry),
             refusals,
             panics,
             unaudited,
-            refusal_log: Arc::new(RefusalLog {
-                limiter: RateLimiter::direct(quota),
-                suppressed: AtomicU64::new(0),
-            }),
+            refusal_log: Arc::new(LimitedLog::every(Duration::from_secs(
+                REFUSAL_LOG_INTERVAL_SECONDS,
+            ))),
         }
     }
 
@@ -104,17 +122,13 @@ impl Metrics {
         self.refusals
             .get_or_create(&RefusalLabels { surface, reason })
             .inc();
-        let log = &self.refusal_log;
-        if log.limiter.check().is_ok() {
-            let suppressed = log.suppressed.swap(0, Ordering::Relaxed);
+        if let Some(suppressed) = self.refusal_log.may_log() {
             tracing::info!(
                 surface,
                 reason,
                 suppressed,
                 "call refused: credential not verified"
             );
-        } else {
-            log.suppressed.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -138,18 +152,9 @@ impl Metrics {
 /// Logs that we answered 503, at most once a second with the number not logged since: an
 /// overload must not also flood the logs.
 pub fn unavailable(detail: &str) {
-    static LIMIT: std::sync::LazyLock<(DefaultDirectRateLimiter, AtomicU64)> =
-        std::sync::LazyLock::new(|| {
-            (
-                RateLimiter::direct(Quota::per_second(NonZeroU32::MIN)),
-                AtomicU64::new(0),
-            )
-        });
-    let (limiter, suppressed) = &*LIMIT;
-    if limiter.check().is_ok() {
-        let suppressed = suppressed.swap(0, Ordering::Relaxed);
+    static LOG: std::sync::LazyLock<LimitedLog> =
+        std::sync::LazyLock::new(|| LimitedLog::every(Duration::from_secs(1)));
+    if let Some(suppressed) = LOG.may_log() {
         tracing::warn!(error = %detail, suppressed, "answering 503");
-    } else {
-        suppressed.fetch_add(1, Ordering::Relaxed);
     }
 }

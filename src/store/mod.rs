@@ -227,8 +227,8 @@ impl Store {
     }
 
     pub async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        if id.contains('\0') {
-            return Ok(None); // no name holds NUL: PostgreSQL text cannot
+        if !storable(id) {
+            return Ok(None);
         }
         dispatch!(self, s => s.find_user(id).await)
     }
@@ -325,8 +325,8 @@ impl Store {
     }
 
     pub async fn find_v2_user_by_name(&self, name: &str) -> Result<Option<V2User>, StoreError> {
-        if name.contains('\0') {
-            return Ok(None); // no name holds NUL: PostgreSQL text cannot
+        if !storable(name) {
+            return Ok(None);
         }
         dispatch!(self, s => s.find_v2_user_by_name(name).await)
     }
@@ -375,8 +375,8 @@ impl Store {
     }
 
     pub async fn find_org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError> {
-        if name.contains('\0') {
-            return Ok(None); // no name holds NUL: PostgreSQL text cannot
+        if !storable(name) {
+            return Ok(None);
         }
         dispatch!(self, s => s.find_org_by_name(name).await)
     }
@@ -663,6 +663,12 @@ macro_rules! owned_token_columns {
          t.last_used_at, t.user_id, t.org_id, \
          CASE WHEN t.user_id IS NULL THEN NULL ELSE COALESCE(u.status, 'missing') END AS owner_status"
     };
+}
+
+/// Whether text can be stored at all: PostgreSQL text cannot hold NUL, so no stored name has
+/// one, and a lookup by such a name finds nothing (rather than failing on PostgreSQL).
+fn storable(text: &str) -> bool {
+    !text.contains('\0')
 }
 
 /// What stops an unauthenticated setup: setup done, or any token but operator tokens, any

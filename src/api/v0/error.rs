@@ -20,7 +20,7 @@ pub struct ApiError {
 }
 
 /// Whole seconds to wait, rounded up, at least one.
-pub fn retry_seconds(wait: std::time::Duration) -> u64 {
+fn retry_seconds(wait: std::time::Duration) -> u64 {
     u64::try_from(wait.as_millis().div_ceil(1000))
         .unwrap_or(u64::MAX)
         .max(1)

@@ -14,7 +14,7 @@ use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, token_id};
 use super::paging::{json_page, page_limit};
 use crate::api::stream::{Chunk, json_stream};
-use crate::app::AppState;
+use crate::app::{AppState, ClusterIds};
 use crate::identity::Right;
 use crate::token::rules::RuleError;
 use crate::token::service::{DatabaseTokenRequest, ServiceError, TokenService};
@@ -95,12 +95,8 @@ pub struct TokenView {
     pub cluster_id: Option<String>,
 }
 
-/// The Cloud Dedicated account and cluster a request named in its path.
-#[derive(Debug, Clone, Default)]
-pub struct Scope {
-    pub account_id: Option<String>,
-    pub cluster_id: Option<String>,
-}
+/// The Cloud Dedicated account and cluster a request named in its path (none on `/api/v0/tokens`).
+pub type Scope = ClusterIds;
 
 impl TokenView {
     /// The view as seen under `scope`.

@@ -84,10 +84,7 @@ impl FromRequestParts<AppState> for V2Caller {
                 if refused.error.status == StatusCode::FORBIDDEN {
                     Err(V2Error::new("forbidden", refused.error.message))
                 } else if refused.error.status == StatusCode::TOO_MANY_REQUESTS {
-                    Err(V2Error {
-                        retry_after: refused.error.retry_after,
-                        ..V2Error::new("too many requests", refused.error.message)
-                    })
+                    Err(V2Error::from_rate_limit(refused.error))
                 } else {
                     Err(V2Error::unauthorized_access())
                 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::RefusalMessage;
+use crate::api::v0::ApiError;
 use crate::api::v0::error::RETRY_AFTER_SECONDS;
 use crate::tenant::TenantError;
 
@@ -28,7 +29,7 @@ pub struct V2ErrorBody {
 pub struct V2Error {
     pub code: &'static str,
     pub message: String,
-    /// `Retry-After` seconds for a rate limit; a 503 always carries one.
+    /// Seconds for `Retry-After`: our own outages (503) and rate limits (429).
     pub retry_after: Option<u64>,
 }
 
@@ -37,7 +38,7 @@ impl V2Error {
         V2Error {
             code,
             message: message.into(),
-            retry_after: None,
+            retry_after: (code == "unavailable").then_some(RETRY_AFTER_SECONDS),
         }
     }
 
@@ -64,15 +65,14 @@ impl V2Error {
 
     /// 429 with `Retry-After`: too many wrong secrets from this address.
     pub fn too_many_requests(wait: std::time::Duration) -> Self {
-        let seconds = crate::api::v0::error::retry_seconds(wait);
+        Self::from_rate_limit(ApiError::too_many_requests(wait))
+    }
+
+    /// The management API's 429, same message and `Retry-After`, in v2's shape.
+    pub fn from_rate_limit(error: ApiError) -> Self {
         V2Error {
-            retry_after: Some(seconds),
-            ..Self::new(
-                "too many requests",
-                format!(
-                    "too many failed authentications from this address; retry after {seconds} seconds"
-                ),
-            )
+            retry_after: error.retry_after,
+            ..Self::new("too many requests", error.message)
         }
     }
 
@@ -137,9 +137,6 @@ impl IntoResponse for V2Error {
         }
         let headers = response.headers_mut();
         headers.insert(PLATFORM_ERROR_CODE.clone(), code);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
-        }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
