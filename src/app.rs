@@ -38,16 +38,18 @@ use utoipa_axum::routes;
 use crate::api::body::BodyDeadline;
 use crate::api::v0::{self, ApiError};
 use crate::api::v2::{self, V2Error};
-use crate::audit::{Origin, RefusalBudget};
+use crate::audit::{AuditLog, Origin};
 use crate::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::config::Config;
+use crate::identity::directory::Directory;
 use crate::oauth::OAuth;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::tenant::authorizations::Authorizations;
 use crate::tenant::service::Tenants;
+use crate::token::hashing::{HashPool, PoolError};
 use crate::token::service::TokenService;
-use crate::verify::{HashPool, PoolError, Verifier};
+use crate::verify::Verifier;
 use crate::{authz, ops};
 
 /// How long shutdown waits for the store's connections to close.
@@ -56,7 +58,8 @@ const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
+    /// Only for readiness and shutdown: handlers reach the store through the services.
+    store: Store,
     pub tokens: TokenService,
     /// The v2 API's use cases: users, orgs, setup; and authorizations.
     pub tenants: Tenants,
@@ -66,8 +69,9 @@ pub struct AppState {
     /// Identity providers, when `[[oauth.issuers]]` are configured.
     pub oauth: Option<OAuth>,
     pub metrics: Metrics,
-    /// How many refusals each verified actor may still have audited.
-    pub refusal_budget: RefusalBudget,
+    /// The users of `[[users]]`.
+    pub directory: Directory,
+    pub audit: AuditLog,
     /// The configured Cloud Dedicated account and cluster ids, if any.
     pub cluster: Arc<ClusterIds>,
     draining: Arc<AtomicBool>,
@@ -84,7 +88,10 @@ pub struct ClusterIds {
 impl AppState {
     pub fn new(store: Store, pool: HashPool, oauth: Option<OAuth>) -> Self {
         let tokens = TokenService::new(store.clone(), pool.clone());
+        let metrics = Metrics::new();
         AppState {
+            directory: Directory::new(store.clone()),
+            audit: AuditLog::new(store.clone(), metrics.clone()),
             tenants: Tenants::new(store.clone(), tokens.clone()),
             authorizations: Authorizations::new(store.clone(), tokens.clone()),
             tokens,
@@ -92,8 +99,7 @@ impl AppState {
             store,
             started_at: OffsetDateTime::now_utc(),
             oauth,
-            metrics: Metrics::new(),
-            refusal_budget: RefusalBudget::default(),
+            metrics,
             cluster: Arc::new(ClusterIds::default()),
             draining: Arc::new(AtomicBool::new(false)),
         }
@@ -102,12 +108,19 @@ impl AppState {
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
     }
+
+    /// A cheap round trip to the store, for readiness.
+    pub async fn store_answers(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Domain(#[from] crate::error::Error),
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
     #[error("hashing pool: {0}")]
@@ -129,7 +142,7 @@ pub struct App {
 
 impl App {
     pub async fn prepare(config: &Config) -> Result<App, LaunchError> {
-        let store = Store::open(config).await?;
+        let store = crate::store::open(config).await?;
         let pool = HashPool::new(
             config.hash_threads(),
             config.argon2.queue,
@@ -148,16 +161,15 @@ impl App {
         let users = config
             .users()
             .map_err(|e| LaunchError::Config(e.to_string()))?;
-        let changes = state.store.sync_users(&users, &Origin::default()).await?;
+        let changes = state.directory.sync(&users, &Origin::default()).await?;
         for change in &changes {
             tracing::info!(
-                action = change.action,
+                action = %change.action,
                 user = change.target.as_deref().unwrap_or_default(),
                 "users synced from configuration"
             );
         }
-        let bootstrap =
-            bootstrap::ensure_operator_token(&state.store, &state.tokens, &config.data_dir).await?;
+        let bootstrap = bootstrap::ensure_operator_token(&state.tokens, &config.data_dir).await?;
         Ok(App {
             state,
             bootstrap,

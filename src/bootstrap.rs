@@ -4,9 +4,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::audit::{AuditEvent, Origin};
-use crate::store::Store;
-use crate::token::service::{ServiceError, TokenService};
+use crate::error::Error;
+use crate::token::service::TokenService;
 
 pub const OPERATOR_TOKEN_FILE: &str = "operator-token";
 
@@ -22,7 +21,7 @@ pub enum BootstrapError {
         source: std::io::Error,
     },
     #[error("cannot mint the operator token: {0}")]
-    Service(#[from] ServiceError),
+    Service(#[from] Error),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -36,15 +35,10 @@ pub enum Bootstrap {
 /// Mints the operator token if the store never had one. With several replicas starting
 /// together, the store's unique index lets exactly one of them mint it.
 pub async fn ensure_operator_token(
-    store: &Store,
     tokens: &TokenService,
     data_dir: &Path,
 ) -> Result<Bootstrap, BootstrapError> {
-    if store
-        .has_operator_token()
-        .await
-        .map_err(ServiceError::from)?
-    {
+    if tokens.has_operator_token().await? {
         return Ok(Bootstrap::AlreadyDone);
     }
     let path = data_dir.join(OPERATOR_TOKEN_FILE);
@@ -66,21 +60,7 @@ pub async fn ensure_operator_token(
         }
         Err(e) => return Err(file_error(e)),
     };
-    let outcome = async {
-        let (new, minted) = tokens.new_operator_token().await?;
-        let audit = AuditEvent::new("system", "operator_token.bootstrap", &Origin::default())
-            .target(new.id.to_string());
-        if !store
-            .bootstrap_operator(&new, &audit)
-            .await
-            .map_err(ServiceError::from)?
-        {
-            return Ok(None);
-        }
-        Ok::<_, BootstrapError>(Some(minted))
-    }
-    .await;
-    match outcome {
+    match tokens.bootstrap_operator().await {
         Ok(Some(minted)) => {
             file.write_all(format!("{}\n", minted.plain).as_bytes())
                 .and_then(|()| file.sync_all())
@@ -97,7 +77,7 @@ pub async fn ensure_operator_token(
         Err(e) => {
             drop(file);
             let _ = std::fs::remove_file(&path);
-            Err(e)
+            Err(e.into())
         }
     }
 }

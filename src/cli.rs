@@ -5,11 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::audit::{AuditEvent, Origin};
 use crate::config::{Config, LogFormat, Overrides};
-use crate::store::Store;
+use crate::store;
+use crate::token::hashing::HashPool;
 use crate::token::service::TokenService;
-use crate::verify::HashPool;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -162,7 +161,7 @@ pub async fn run_admin(command: &AdminCommand, config: &Config) -> Result<String
                     file.display()
                 )));
             }
-            let store = Store::open(config).await.map_err(|e| failed(&e))?;
+            let store = store::open(config).await.map_err(|e| failed(&e))?;
             let pool = HashPool::new(
                 1,
                 0,
@@ -171,15 +170,10 @@ pub async fn run_admin(command: &AdminCommand, config: &Config) -> Result<String
             )
             .map_err(|e| failed(&e))?;
             let tokens = TokenService::new(store.clone(), pool);
-            let (new, minted) = tokens.new_operator_token().await.map_err(|e| failed(&e))?;
-            let audit = AuditEvent::new("cli", "operator_token.regenerate", &Origin::default())
-                .target(new.id.to_string());
-            let revoked = store
-                .replace_operator(&new, &audit)
-                .await
-                .map_err(|e| failed(&e))?;
+            let regenerated = tokens.regenerate_operator().await;
             store.close().await;
-            tracing::info!(token_id = %minted.id, revoked, "operator token regenerated");
+            let (minted, revoked) = regenerated.map_err(|e| failed(&e))?;
+            tracing::info!(token_id = %minted.id, revoked = revoked.len(), "operator token regenerated");
             // The file the first start wrote would now hold a revoked token.
             let file = config.data_dir.join(crate::bootstrap::OPERATOR_TOKEN_FILE);
             if file.exists() {

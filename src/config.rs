@@ -8,6 +8,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{Group, User};
+pub use crate::token::hashing::HashParams;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,30 +139,6 @@ pub struct Argon2Config {
     pub queue: usize,
     pub database_tokens: HashParams,
     pub management_tokens: HashParams,
-}
-
-/// argon2id cost parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HashParams {
-    pub memory_kib: u32,
-    pub iterations: u32,
-    pub parallelism: u32,
-}
-
-impl HashParams {
-    /// OWASP's argon2id minimum: management tokens guard the whole cluster.
-    pub const MANAGEMENT: HashParams = HashParams {
-        memory_kib: 19_456,
-        iterations: 2,
-        parallelism: 1,
-    };
-    /// Database tokens carry 256 random bits; cost only delays cold writes (README explains).
-    pub const DATABASE: HashParams = HashParams {
-        memory_kib: 1_024,
-        iterations: 1,
-        parallelism: 1,
-    };
 }
 
 impl Default for Config {

@@ -7,6 +7,7 @@ pub mod authz;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod error;
 pub mod identity;
 pub mod oauth;
 pub mod ops;

@@ -90,7 +90,7 @@ pub struct ReadyParams {
 pub async fn ready(State(state): State<AppState>, Query(params): Query<ReadyParams>) -> Response {
     let started = crate::api::v0::tokens::rfc3339(state.started_at);
     let draining = state.is_draining();
-    let store = match tokio::time::timeout(READY_PROBE_TIMEOUT, state.store.ping()).await {
+    let store = match tokio::time::timeout(READY_PROBE_TIMEOUT, state.store_answers()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: store unreachable");

@@ -178,7 +178,11 @@ async fn a_list_larger_than_a_stream_page_arrives_whole_and_pages_with_limit_and
                     user_id: None,
                     org_id: None,
                 },
-                &tollgate::audit::AuditEvent::new("test", "token.create", &Default::default()),
+                &tollgate::audit::AuditEvent::new(
+                    "test",
+                    tollgate::audit::AuditAction::TokenCreate,
+                    &Default::default(),
+                ),
             )
             .await
             .unwrap();

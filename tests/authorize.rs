@@ -6,8 +6,8 @@ use common::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use time::Duration;
+use tollgate::token::hashing::HashPool;
 use tollgate::token::{Action, NewToken, Permission, TokenKind, format, now};
-use tollgate::verify::HashPool;
 
 on_both_engines! {
     async fn a_token_is_granted_exactly_the_requested_permissions_it_holds(server: TestServer) {
@@ -59,7 +59,7 @@ on_both_engines! {
             status: tollgate::token::Status::Active,
             user_id: None,
             org_id: None,
-        }, &tollgate::audit::AuditEvent::new("test", "token.create", &Default::default())).await.unwrap();
+        }, &tollgate::audit::AuditEvent::new("test", tollgate::audit::AuditAction::TokenCreate, &Default::default())).await.unwrap();
         let decision = server.authorize(&minted.plain, json!([{"action": "read", "database": "db"}])).await;
         assert_eq!(decision, json!({"valid": false, "permissions": []}));
     }

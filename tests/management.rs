@@ -233,7 +233,7 @@ async fn an_expired_manual_management_token_is_refused() {
     let server = TestServer::start(Engine::Sqlite).await;
     // Stored directly so that its expiry already lies in the past.
     let store = server.db.open_store().await;
-    let pool = tollgate::verify::HashPool::new(
+    let pool = tollgate::token::hashing::HashPool::new(
         1,
         1,
         tollgate::config::HashParams::DATABASE,
@@ -259,7 +259,11 @@ async fn an_expired_manual_management_token_is_refused() {
         user_id: None,
         org_id: None,
     };
-    let audit = AuditEvent::new("test", "management_token.create", &Origin::default());
+    let audit = AuditEvent::new(
+        "test",
+        tollgate::audit::AuditAction::ManagementTokenCreate,
+        &Origin::default(),
+    );
     store.create_token(&new, &audit).await.unwrap();
     let (status, body) = server
         .call(Method::GET, "/api/v0/tokens", Some(&minted.plain), None)

@@ -9,8 +9,7 @@ use crate::api::v0::ApiError;
 use crate::api::v0::error::ErrorBody;
 use crate::api::v0::extract::ApiJson;
 use crate::app::AppState;
-use crate::tenant::TenantError;
-use crate::token::{Action, Permission, TokenId, TokenKind};
+use crate::token::{Action, OrgId, Permission, TokenKind};
 use crate::verify::Rejection;
 
 #[derive(Debug, Deserialize, Serialize, Clone, PartialEq, Eq, ToSchema)]
@@ -91,7 +90,7 @@ pub async fn authorize(
         }
     };
     let scoped = token.permissions.iter().any(Permission::is_org_scoped);
-    let mut orgs: Vec<(Option<String>, Option<TokenId>)> = Vec::new();
+    let mut orgs: Vec<(Option<String>, Option<OrgId>)> = Vec::new();
     let mut granted = Vec::new();
     for want in request.permissions {
         let org = if scoped {
@@ -99,7 +98,7 @@ pub async fn authorize(
         } else {
             None
         };
-        let org = org.as_ref().map(TokenId::as_str);
+        let org = org.as_ref().map(OrgId::as_str);
         if token
             .permissions
             .iter()
@@ -122,9 +121,9 @@ const MAX_ORGS_PER_REQUEST: usize = 16;
 /// The org a requested permission is in, each distinct name resolved once per request.
 async fn request_org(
     state: &AppState,
-    resolved: &mut Vec<(Option<String>, Option<TokenId>)>,
+    resolved: &mut Vec<(Option<String>, Option<OrgId>)>,
     named: Option<&str>,
-) -> Result<Option<TokenId>, ApiError> {
+) -> Result<Option<OrgId>, ApiError> {
     if let Some((_, org)) = resolved.iter().find(|(name, _)| name.as_deref() == named) {
         return Ok(org.clone());
     }
@@ -138,10 +137,7 @@ async fn request_org(
         .tenants
         .request_org(named)
         .await
-        .map_err(|e| match e {
-            TenantError::Unavailable(detail) => ApiError::unavailable(&detail),
-            other => ApiError::internal(&other.to_string()),
-        })?;
+        .map_err(ApiError::from)?;
     resolved.push((named.map(str::to_owned), org.clone()));
     Ok(org)
 }

@@ -1,8 +1,11 @@
 //! Who may do what: the principals of the management API and their rights.
 
+pub mod directory;
+
 use serde::{Deserialize, Serialize};
 
-use crate::token::TokenId;
+use crate::audit::{AuditAction, AuditEvent, Origin};
+use crate::token::model::TokenId;
 
 /// Clustered's user groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -54,6 +57,42 @@ pub struct User {
     pub last_name: String,
     pub email: String,
     pub groups: Vec<Group>,
+}
+
+/// The audit entries that turn the users `before` into `after`, each with the user to
+/// store (`None`: remove it).
+pub fn changes(
+    before: &[User],
+    after: &[User],
+    origin: &Origin,
+) -> Vec<(AuditEvent, Option<User>)> {
+    let mut changes = Vec::new();
+    for user in after {
+        let action = match before.iter().find(|b| b.id == user.id) {
+            None => AuditAction::UserAdd,
+            Some(old) if old != user => AuditAction::UserChange,
+            Some(_) => continue,
+        };
+        let groups: Vec<&str> = user.groups.iter().map(|g| g.as_str()).collect();
+        let groups = if groups.is_empty() {
+            "none".to_owned()
+        } else {
+            groups.join(", ")
+        };
+        let event = AuditEvent::new("config", action, origin)
+            .target(user.id.clone())
+            .detail(format!("groups: {groups}"));
+        changes.push((event, Some(user.clone())));
+    }
+    for old in before
+        .iter()
+        .filter(|b| !after.iter().any(|a| a.id == b.id))
+    {
+        let event =
+            AuditEvent::new("config", AuditAction::UserRemove, origin).target(old.id.clone());
+        changes.push((event, None));
+    }
+    changes
 }
 
 /// What a management call needs.

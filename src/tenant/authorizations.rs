@@ -3,16 +3,17 @@
 
 use tracing::instrument;
 
-use super::{Holder, TenantError};
-use crate::audit::{AuditEvent, Origin};
-use crate::store::{OwnedTokens, Page, Revocation, Store};
+use super::Holder;
+use crate::audit::{AuditAction, AuditEvent, Origin};
+use crate::error::Error;
+use crate::store::{OnConstraint, OwnedTokens, Page, Revocation, Store, constraint};
 use crate::token::format::MintedToken;
-use crate::token::permission::{BUCKETS, INSTANCE, RESOURCE_TYPES, bucket_conflict};
-use crate::token::rules::{MAX_DATABASE_NAME_CHARS, MAX_DESCRIPTION_CHARS};
-use crate::token::service::{ServiceError, TokenService};
-use crate::token::{
-    Action, NewToken, Permission, Resource, Status, Token, TokenId, TokenKind, V2IdError,
+use crate::token::model::{Id, NewToken, OrgId, Status, Token, TokenId, TokenKind, UserId};
+use crate::token::permission::{
+    Action, BUCKETS, INSTANCE, Permission, RESOURCE_TYPES, Resource, bucket_conflict,
 };
+use crate::token::rules;
+use crate::token::service::TokenService;
 
 /// A requested permission exactly as decoded: every field may be missing.
 #[derive(Debug, Default, Clone)]
@@ -38,24 +39,25 @@ pub struct CreateAuthorization {
 
 /// The request once its ids parsed (InfluxDB does this while decoding JSON).
 struct Decoded {
-    org_id: Option<TokenId>,
-    user_id: Option<TokenId>,
-    permissions: Vec<(RequestedPermission, Option<TokenId>, Option<TokenId>)>,
+    org_id: Option<OrgId>,
+    user_id: Option<UserId>,
+    /// Each permission with its resource id and org id.
+    permissions: Vec<(RequestedPermission, Option<String>, Option<OrgId>)>,
 }
 
-fn json_id(raw: Option<&str>) -> Result<Option<TokenId>, TenantError> {
-    raw.map(TokenId::parse_v2)
+fn json_id<K>(raw: Option<&str>) -> Result<Option<Id<K>>, Error> {
+    raw.map(Id::parse_v2)
         .transpose()
-        .map_err(|e: V2IdError| TenantError::Invalid(format!("invalid json structure: {e}")))
+        .map_err(|e| Error::Invalid(format!("invalid json structure: {e}")))
 }
 
 /// Step 2: every id in the body parses.
-fn decode(request: &CreateAuthorization) -> Result<Decoded, TenantError> {
+fn decode(request: &CreateAuthorization) -> Result<Decoded, Error> {
     let org_id = json_id(request.org_id.as_deref())?;
     let user_id = json_id(request.user_id.as_deref())?;
     let mut permissions = Vec::new();
     for p in request.permissions.iter().flatten() {
-        let id = json_id(p.id.as_deref())?;
+        let id = json_id::<crate::token::model::Tokens>(p.id.as_deref())?.map(|id| id.to_string());
         let org = json_id(p.org_id.as_deref())?;
         permissions.push((p.clone(), id, org));
     }
@@ -68,9 +70,9 @@ fn decode(request: &CreateAuthorization) -> Result<Decoded, TenantError> {
 
 /// Steps 3 and 4: at least one permission, each of a known type and action. A bucket keeps
 /// its `name` (databases bind by name); other types drop it, as InfluxDB never stores names.
-fn permissions(decoded: &Decoded) -> Result<Vec<Permission>, TenantError> {
+fn permissions(decoded: &Decoded) -> Result<Vec<Permission>, Error> {
     if decoded.permissions.is_empty() {
-        return Err(TenantError::Invalid(
+        return Err(Error::Invalid(
             "authorization must include permissions".into(),
         ));
     }
@@ -81,7 +83,7 @@ fn permissions(decoded: &Decoded) -> Result<Vec<Permission>, TenantError> {
             .as_deref()
             .filter(|k| RESOURCE_TYPES.contains(k))
             .ok_or_else(|| {
-                TenantError::Invalid(
+                Error::Invalid(
                     "invalid resource type for permission: unknown resource type for permission"
                         .into(),
                 )
@@ -91,74 +93,30 @@ fn permissions(decoded: &Decoded) -> Result<Vec<Permission>, TenantError> {
             .as_deref()
             .and_then(Action::parse)
             .ok_or_else(|| {
-                TenantError::Invalid(
+                Error::Invalid(
                     "invalid action type for permission: unknown action for permission".into(),
                 )
             })?;
         let name = match requested.name.as_deref() {
-            Some(name) if kind == BUCKETS && !name.is_empty() => Some(bucket_name(name)?),
+            Some(name) if kind == BUCKETS && !name.is_empty() => Some(rules::bucket_name(name)?),
             _ => None,
         };
         let resource = Resource {
             kind: kind.to_owned(),
-            id: id.as_ref().map(|i| i.to_string()),
+            id: id.clone(),
             name,
             org_id: org_id.as_ref().map(|i| i.to_string()),
         };
         if let Some(why) = bucket_conflict(&resource) {
-            return Err(TenantError::Invalid(format!("invalid permission: {why}")));
+            return Err(Error::Invalid(format!("invalid permission: {why}")));
         }
         out.push(Permission::new(action, resource));
     }
     Ok(out)
 }
 
-/// A bucket (database) name as v2 requests give it; empty names are handled by the caller.
-pub(crate) fn bucket_name(name: &str) -> Result<String, TenantError> {
-    if name == crate::token::rules::WILDCARD {
-        return Err(TenantError::Invalid(
-            "invalid bucket name: * means every database; omit the name to grant every bucket"
-                .into(),
-        ));
-    }
-    let chars = name.chars().count();
-    if chars > MAX_DATABASE_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(TenantError::Invalid(format!(
-            "invalid bucket name: a bucket (database) name is 1 to {MAX_DATABASE_NAME_CHARS} characters without control characters"
-        )));
-    }
-    Ok(name.to_owned())
-}
-
-pub(crate) fn description(text: Option<&str>) -> Result<String, TenantError> {
-    let text = text.unwrap_or_default();
-    if text.contains('\0') {
-        return Err(TenantError::Invalid(
-            "description must not contain NUL characters".into(),
-        ));
-    }
-    if text.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(TenantError::Invalid(format!(
-            "description must be at most {MAX_DESCRIPTION_CHARS} characters"
-        )));
-    }
-    Ok(text.to_owned())
-}
-
-fn unable() -> TenantError {
-    TenantError::Invalid("unable to create token".into())
-}
-
-impl From<ServiceError> for TenantError {
-    fn from(err: ServiceError) -> Self {
-        match err {
-            ServiceError::Unavailable(m) => TenantError::Unavailable(m),
-            ServiceError::Conflict(_) => TenantError::Conflict("token already exists".into()),
-            ServiceError::NotFound => TenantError::NotFound("authorization not found".into()),
-            ServiceError::Rule(rule) => TenantError::Invalid(rule.to_string()),
-            ServiceError::Internal(m) => TenantError::Internal(m),
-        }
-    }
+fn unable() -> Error {
+    Error::Invalid("unable to create token".into())
 }
 
 /// The v2 authorization use cases.
@@ -180,24 +138,23 @@ impl Authorizations {
         holder: &Holder,
         origin: &Origin,
         request: CreateAuthorization,
-    ) -> Result<(Token, MintedToken), TenantError> {
+    ) -> Result<(Token, MintedToken), Error> {
         let decoded = decode(&request)?;
         if request.chosen_token {
-            return Err(TenantError::Unprocessable(
+            return Err(Error::Unprocessable(
                 "tollgate mints every token itself: omit \"token\"; the new token is in the response, shown once".into(),
             ));
         }
         let permissions = permissions(&decoded)?;
         let org_id = decoded
             .org_id
-            .ok_or_else(|| TenantError::Invalid("org id required: invalid ID".into()))?;
+            .ok_or_else(|| Error::Invalid("org id required: invalid ID".into()))?;
         let status = match request.status.as_deref() {
             None | Some("") => Status::Active,
-            Some(other) => Status::parse(other).ok_or_else(|| {
-                TenantError::Invalid("invalid status: must be active or inactive".into())
-            })?,
+            Some(other) => rules::status(other)?,
         };
-        let description = description(request.description.as_deref())?;
+        let description =
+            rules::optional_description(request.description.as_deref().unwrap_or_default())?;
         // Step 7: the caller's own user must load; it is the default owner.
         let caller_user = match holder.user_id() {
             Some(id) => Some(self.store.find_v2_user(id).await?.ok_or_else(unable)?.id),
@@ -206,7 +163,7 @@ impl Authorizations {
         let user_id = match (decoded.user_id, caller_user) {
             (Some(id), _) | (None, Some(id)) => id,
             (None, None) => {
-                return Err(TenantError::Invalid(
+                return Err(Error::Invalid(
                     "unable to create token: a management token has no v2 user; pass userID".into(),
                 ));
             }
@@ -222,7 +179,7 @@ impl Authorizations {
         grantable(holder, &permissions)?;
         if permissions.iter().any(|p| p.resource.kind == INSTANCE) {
             // InfluxDB answers 500 here; bad input is a 400 in tollgate.
-            return Err(TenantError::Invalid(
+            return Err(Error::Invalid(
                 "authorizations cannot be created with the instance type, it is only used during setup"
                     .into(),
             ));
@@ -233,7 +190,7 @@ impl Authorizations {
                 .as_deref()
                 .is_some_and(|o| o != org_id.as_str())
         }) {
-            return Err(TenantError::Invalid(format!(
+            return Err(Error::Invalid(format!(
                 "permission {p} is not for org id {org_id}"
             )));
         }
@@ -243,7 +200,7 @@ impl Authorizations {
                 TokenKind::Database,
                 description,
                 permissions,
-                crate::token::now(),
+                crate::token::model::now(),
                 None,
             )
             .await?;
@@ -254,18 +211,13 @@ impl Authorizations {
             created_by: Some(holder.actor()),
             ..new
         };
-        let audit =
-            AuditEvent::new(holder.actor(), "token.create", origin).target(new.id.to_string());
+        let audit = AuditEvent::new(holder.actor(), AuditAction::TokenCreate, origin)
+            .target(new.id.to_string());
         let token = self
             .store
             .create_owned_token(&new, &audit)
             .await
-            .map_err(|e| match e {
-                crate::store::StoreError::Conflict(_) => {
-                    TenantError::Conflict("token already exists".into())
-                }
-                other => other.into(),
-            })?;
+            .on_constraint(constraint::TOKENS_PKEY, || "token already exists".into())?;
         let Some(token) = token else {
             // The request passed every check: say which owner is missing.
             let missing = if self.store.find_org(&org_id).await?.is_none() {
@@ -273,22 +225,20 @@ impl Authorizations {
             } else {
                 "user not found"
             };
-            return Err(TenantError::Invalid(format!(
-                "unable to create token: {missing}"
-            )));
+            return Err(Error::Invalid(format!("unable to create token: {missing}")));
         };
         tracing::info!(token_id = %token.id, "v2 authorization created");
         Ok((token, minted))
     }
 
     /// A live v2 authorization the caller may read (401 naming the missing permission).
-    pub async fn get(&self, holder: &Holder, id: &TokenId) -> Result<Token, TenantError> {
+    pub async fn get(&self, holder: &Holder, id: &TokenId) -> Result<Token, Error> {
         let token = self.find(id).await?;
         require_on(holder, Action::Read, &token)?;
         Ok(token)
     }
 
-    async fn find(&self, id: &TokenId) -> Result<Token, TenantError> {
+    async fn find(&self, id: &TokenId) -> Result<Token, Error> {
         self.store
             .find_token(id)
             .await?
@@ -298,7 +248,7 @@ impl Authorizations {
                     && t.user_id.is_some()
                     && t.org_id.is_some()
             })
-            .ok_or_else(|| TenantError::NotFound("authorization not found".into()))
+            .ok_or_else(|| Error::NotFound("authorization not found".into()))
     }
 
     /// One page of live v2 authorizations matching `filter`, keeping only those the caller may
@@ -309,7 +259,7 @@ impl Authorizations {
         filter: &OwnedTokens<'_>,
         after: Option<&TokenId>,
         limit: u32,
-    ) -> Result<(Vec<Token>, Option<TokenId>), TenantError> {
+    ) -> Result<(Vec<Token>, Option<TokenId>), Error> {
         let page = self
             .store
             .list_owned_tokens(filter, Page { after, limit })
@@ -333,21 +283,19 @@ impl Authorizations {
         id: &TokenId,
         status: Option<Status>,
         description: Option<&str>,
-    ) -> Result<Token, TenantError> {
+    ) -> Result<Token, Error> {
         let token = self.find(id).await?;
         require_on(holder, Action::Write, &token)?;
-        let description = description
-            .map(|d| self::description(Some(d)))
-            .transpose()?;
-        let mut audit =
-            AuditEvent::new(holder.actor(), "token.update", origin).target(id.to_string());
+        let description = description.map(rules::optional_description).transpose()?;
+        let mut audit = AuditEvent::new(holder.actor(), AuditAction::TokenUpdate, origin)
+            .target(id.to_string());
         if let Some(status) = status {
             audit = audit.detail(format!("status: {}", status.as_str()));
         }
         self.store
             .update_owned_token(id, status, description.as_deref(), &audit)
             .await?
-            .ok_or_else(|| TenantError::NotFound("authorization not found".into()))
+            .ok_or_else(|| Error::NotFound("authorization not found".into()))
     }
 
     /// DELETE: a soft revoke, after which the authorization is gone from the v2 API.
@@ -357,10 +305,11 @@ impl Authorizations {
         holder: &Holder,
         origin: &Origin,
         id: &TokenId,
-    ) -> Result<(), TenantError> {
+    ) -> Result<(), Error> {
         let token = self.find(id).await?;
         require_on(holder, Action::Write, &token)?;
-        let audit = AuditEvent::new(holder.actor(), "token.revoke", origin).target(id.to_string());
+        let audit = AuditEvent::new(holder.actor(), AuditAction::TokenRevoke, origin)
+            .target(id.to_string());
         match self
             .store
             .revoke_token(id, TokenKind::Database, &audit)
@@ -368,16 +317,16 @@ impl Authorizations {
         {
             Revocation::Revoked(_) => Ok(()),
             Revocation::AlreadyRevoked(_) | Revocation::NotFound => {
-                Err(TenantError::NotFound("authorization not found".into()))
+                Err(Error::NotFound("authorization not found".into()))
             }
         }
     }
 }
 
 /// Step 10: a caller grants only what it holds; privilege cannot be escalated.
-pub fn grantable(holder: &Holder, permissions: &[Permission]) -> Result<(), TenantError> {
+pub fn grantable(holder: &Holder, permissions: &[Permission]) -> Result<(), Error> {
     match permissions.iter().find(|p| !holder.allows(p)) {
-        Some(p) => Err(TenantError::Forbidden(format!(
+        Some(p) => Err(Error::Forbidden(format!(
             "permission {p} is not allowed: {p} is unauthorized"
         ))),
         None => Ok(()),
@@ -386,9 +335,9 @@ pub fn grantable(holder: &Holder, permissions: &[Permission]) -> Result<(), Tena
 
 /// InfluxDB's check on one authorization: `authorizations` in its org (or by id), then the
 /// owning user.
-fn require_on(holder: &Holder, action: Action, token: &Token) -> Result<(), TenantError> {
-    let org = token.org_id.as_ref().map(TokenId::as_str);
-    let user = token.user_id.as_ref().map(TokenId::as_str);
+fn require_on(holder: &Holder, action: Action, token: &Token) -> Result<(), Error> {
+    let org = token.org_id.as_ref().map(OrgId::as_str);
+    let user = token.user_id.as_ref().map(UserId::as_str);
     holder.require(
         action,
         Resource::of("authorizations", Some(token.id.as_str()), org),
@@ -404,7 +353,7 @@ mod tests {
 
     fn holder(permissions: Vec<Permission>) -> Holder {
         let id = TokenId::parse("00000000000000aa").expect("id");
-        let at = crate::token::now();
+        let at = crate::token::model::now();
         Holder::Token(Box::new(Token {
             id,
             kind: TokenKind::Database,

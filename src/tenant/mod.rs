@@ -3,79 +3,15 @@
 //! of `[[users]]`, which administer the cluster.
 
 pub mod authorizations;
+pub mod model;
 pub mod service;
 
-use time::OffsetDateTime;
+pub use model::{Org, V2User};
 
+use crate::error::Error;
 use crate::identity::Principal;
-use crate::store::StoreError;
-use crate::token::{Action, Permission, Resource, Status, Token, TokenId};
-use crate::verify::PoolError;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Org {
-    pub id: TokenId,
-    pub name: String,
-    pub description: String,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct V2User {
-    pub id: TokenId,
-    pub name: String,
-    pub status: Status,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
-}
-
-/// What went wrong, in the terms InfluxDB v2 answers with (its codes map to HTTP statuses).
-#[derive(Debug, thiserror::Error)]
-pub enum TenantError {
-    /// 400 `invalid`.
-    #[error("{0}")]
-    Invalid(String),
-    /// 401 `unauthorized`: the caller lacks a permission (`<perm> is unauthorized`).
-    #[error("{0}")]
-    Unauthorized(String),
-    /// 403 `forbidden`.
-    #[error("{0}")]
-    Forbidden(String),
-    /// 404 `not found`.
-    #[error("{0}")]
-    NotFound(String),
-    /// 422 `conflict`.
-    #[error("{0}")]
-    Conflict(String),
-    /// 422 `unprocessable entity`.
-    #[error("{0}")]
-    Unprocessable(String),
-    /// The store or the hashing pool cannot serve right now: 503.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-    /// Our own bug or a corrupt row: 500 with no detail.
-    #[error("internal: {0}")]
-    Internal(String),
-}
-
-impl From<StoreError> for TenantError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Unavailable(m) => TenantError::Unavailable(m),
-            StoreError::Conflict(m) | StoreError::Internal(m) => TenantError::Internal(m),
-        }
-    }
-}
-
-impl From<PoolError> for TenantError {
-    fn from(err: PoolError) -> Self {
-        match err {
-            PoolError::Busy => TenantError::Unavailable(err.to_string()),
-            PoolError::Failed(m) => TenantError::Internal(m),
-        }
-    }
-}
+use crate::token::model::{Token, UserId};
+use crate::token::permission::{Action, Permission, Resource};
 
 /// An authenticated caller of the v2 API and the permissions it holds.
 #[derive(Debug, Clone)]
@@ -96,7 +32,7 @@ impl Holder {
     }
 
     /// 401 `<perm> is unauthorized` unless the caller holds `required`.
-    pub fn require(&self, action: Action, resource: Resource) -> Result<(), TenantError> {
+    pub fn require(&self, action: Action, resource: Resource) -> Result<(), Error> {
         let required = Permission::new(action, resource);
         if self.allows(&required) {
             Ok(())
@@ -106,7 +42,7 @@ impl Holder {
     }
 
     /// The v2 user the caller acts as; management identities have none.
-    pub fn user_id(&self) -> Option<&TokenId> {
+    pub fn user_id(&self) -> Option<&UserId> {
         match self {
             Holder::Management(_) => None,
             Holder::Token(token) => token.user_id.as_ref(),
@@ -122,8 +58,8 @@ impl Holder {
     }
 }
 
-pub fn unauthorized(required: &Permission) -> TenantError {
-    TenantError::Unauthorized(format!("{required} is unauthorized"))
+pub fn unauthorized(required: &Permission) -> Error {
+    Error::Unauthorized(format!("{required} is unauthorized"))
 }
 
 /// The permissions InfluxDB's setup gives the first user's token: read and write on every
@@ -140,24 +76,24 @@ pub fn operator_permissions() -> Vec<Permission> {
 }
 
 /// Names of users and orgs: non-empty, at most 256 characters, no control characters.
-pub fn name(what: &str, text: &str) -> Result<String, TenantError> {
+pub fn name(what: &str, text: &str) -> Result<String, Error> {
     const MAX_NAME_CHARS: usize = 256;
     if text.trim().is_empty() {
-        return Err(TenantError::Invalid(format!("{what} name is empty")));
+        return Err(Error::Invalid(format!("{what} name is empty")));
     }
     if text.chars().count() > MAX_NAME_CHARS {
-        return Err(TenantError::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "{what} name must be at most {MAX_NAME_CHARS} characters"
         )));
     }
     if text.chars().any(char::is_control) {
-        return Err(TenantError::Invalid(format!(
+        return Err(Error::Invalid(format!(
             "{what} name must not contain control characters"
         )));
     }
     // Requests name their org by name or by id: a name that reads as an id would be ambiguous.
-    if what == "org" && TokenId::parse_v2(text).is_ok() {
-        return Err(TenantError::Invalid(
+    if what == "org" && crate::token::model::OrgId::parse_v2(text).is_ok() {
+        return Err(Error::Invalid(
             "org name must not be 16 hexadecimal characters: it would read as an org id".into(),
         ));
     }

@@ -4,13 +4,16 @@ use std::collections::HashMap;
 
 use tracing::instrument;
 
-use super::{Holder, Org, TenantError, V2User, name, operator_permissions};
-use crate::audit::{AuditEvent, Origin};
+use super::{Holder, Org, V2User, name, operator_permissions};
+use crate::audit::{AuditAction, AuditEvent, Origin};
+use crate::error::Error;
 use crate::identity::Principal;
-use crate::store::{Store, StoreError};
+use crate::store::{OnConstraint, Store, constraint};
 use crate::token::format::MintedToken;
+use crate::token::model::{NewToken, OrgId, Status, Token, TokenKind, UserId};
+use crate::token::permission::{Action, Permission, Resource};
+use crate::token::rules;
 use crate::token::service::TokenService;
-use crate::token::{Action, NewToken, Permission, Resource, Status, Token, TokenId, TokenKind};
 
 /// `POST /api/v2/setup` as decoded.
 #[derive(Debug, Default)]
@@ -29,16 +32,16 @@ pub struct Onboarded {
     pub minted: MintedToken,
 }
 
-fn user_not_found() -> TenantError {
-    TenantError::NotFound("user not found".into())
+fn user_not_found() -> Error {
+    Error::NotFound("user not found".into())
 }
 
-fn org_not_found() -> TenantError {
-    TenantError::NotFound("organization not found".into())
+fn org_not_found() -> Error {
+    Error::NotFound("organization not found".into())
 }
 
-fn fresh_id() -> Result<TokenId, TenantError> {
-    TokenId::random().map_err(|e| TenantError::Internal(e.to_string()))
+fn fresh_id<K>() -> Result<crate::token::model::Id<K>, Error> {
+    crate::token::model::Id::random().map_err(|e| Error::Internal(Box::new(e)))
 }
 
 #[derive(Clone)]
@@ -52,7 +55,7 @@ impl Tenants {
         Tenants { store, tokens }
     }
 
-    pub async fn setup_allowed(&self) -> Result<bool, TenantError> {
+    pub async fn setup_allowed(&self) -> Result<bool, Error> {
         Ok(self.store.setup_allowed().await?)
     }
 
@@ -65,8 +68,8 @@ impl Tenants {
         caller: Option<&Principal>,
         origin: &Origin,
         request: SetupRequest,
-    ) -> Result<Onboarded, TenantError> {
-        let done = || TenantError::Conflict("onboarding has already been completed".into());
+    ) -> Result<Onboarded, Error> {
+        let done = || Error::conflict("onboarding has already been completed");
         let allowed = match caller {
             None => self.store.setup_allowed().await?,
             Some(_) => !self.store.setup_done().await?,
@@ -80,18 +83,18 @@ impl Tenants {
             .map(|(k, _)| k)
             .collect();
         if !missing.is_empty() {
-            return Err(TenantError::Unprocessable(format!(
+            return Err(Error::Unprocessable(format!(
                 "onboarding failed: missing required fields [{}]",
                 missing.join(",")
             )));
         }
         if request.token.as_deref().is_some_and(|t| !t.is_empty()) {
-            return Err(TenantError::Unprocessable(
+            return Err(Error::Unprocessable(
                 "onboarding failed: tollgate does not accept a chosen token; omit \"token\" and use the operator token in the response (it is shown once)".into(),
             ));
         }
         if let Some(bucket) = request.bucket.as_deref().filter(|b| !b.is_empty()) {
-            super::authorizations::bucket_name(bucket)?;
+            rules::bucket_name(bucket)?;
         }
         let now = crate::token::now();
         let user = V2User {
@@ -125,23 +128,22 @@ impl Tenants {
             ..new
         };
         let actor = caller.map_or_else(|| "anonymous".to_owned(), Principal::actor);
-        let audit = AuditEvent::new(actor, "setup.complete", origin)
+        let audit = AuditEvent::new(actor, AuditAction::SetupComplete, origin)
             .target(new.id.to_string())
             .detail(format!("user {}, org {}", user.id, org.id));
-        let token = self
+        let stored = self
             .store
             .complete_setup(&user, &org, &new, &audit, caller.is_none())
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(c) if c == "orgs_name_unique" => TenantError::Conflict(
-                    format!("organization with name {} already exists", org.name),
-                ),
-                StoreError::Conflict(c) if c == "v2_users_name_unique" => {
-                    TenantError::Conflict(format!("user with name {} already exists", user.name))
-                }
-                other => other.into(),
-            })?
-            .ok_or_else(done)?;
+            .await;
+        let token = match stored.as_ref().err().and_then(|e| e.constraint()) {
+            // The setup row is the one a concurrent setup collides on: it was done first.
+            Some(constraint::SETUP_PKEY) => return Err(done()),
+            Some(constraint::ORGS_NAME_UNIQUE) => {
+                return Err(name_taken("organization", &org.name));
+            }
+            Some(constraint::V2_USERS_NAME_UNIQUE) => return Err(name_taken("user", &user.name)),
+            _ => stored?.ok_or_else(done)?,
+        };
         tracing::info!(user_id = %user.id, org_id = %org.id, "v2 setup completed");
         Ok(Onboarded {
             user,
@@ -153,11 +155,11 @@ impl Tenants {
 
     /// The org a data-path request is in: the one it names, by id or by name (`None` when
     /// no such org exists), or else the org setup made.
-    pub async fn request_org(&self, named: Option<&str>) -> Result<Option<TokenId>, TenantError> {
+    pub async fn request_org(&self, named: Option<&str>) -> Result<Option<OrgId>, Error> {
         let Some(named) = named else {
             return Ok(self.store.default_org().await?);
         };
-        if let Ok(id) = TokenId::parse_v2(named)
+        if let Ok(id) = OrgId::parse_v2(named)
             && let Some(org) = self.store.find_org(&id).await?
         {
             return Ok(Some(org.id));
@@ -174,7 +176,7 @@ impl Tenants {
         origin: &Origin,
         user_name: &str,
         status: Status,
-    ) -> Result<V2User, TenantError> {
+    ) -> Result<V2User, Error> {
         holder.require(Action::Write, Resource::of("users", None, None))?;
         let now = crate::token::now();
         let user = V2User {
@@ -184,16 +186,18 @@ impl Tenants {
             created_at: now,
             updated_at: now,
         };
-        let audit =
-            AuditEvent::new(holder.actor(), "v2_user.create", origin).target(user.id.to_string());
+        let audit = AuditEvent::new(holder.actor(), AuditAction::V2UserCreate, origin)
+            .target(user.id.to_string());
         self.store
             .create_v2_user(&user, &audit)
             .await
-            .map_err(|e| name_taken(e, "user", &user.name))
+            .on_constraint(constraint::V2_USERS_NAME_UNIQUE, || {
+                taken("user", &user.name)
+            })
     }
 
     /// `GET /api/v2/users/{id}`.
-    pub async fn user(&self, holder: &Holder, id: &TokenId) -> Result<V2User, TenantError> {
+    pub async fn user(&self, holder: &Holder, id: &UserId) -> Result<V2User, Error> {
         holder.require(Action::Read, Resource::of("users", Some(id.as_str()), None))?;
         self.store
             .find_v2_user(id)
@@ -206,7 +210,7 @@ impl Tenants {
         &self,
         holder: &Holder,
         user_name: &str,
-    ) -> Result<Vec<V2User>, TenantError> {
+    ) -> Result<Vec<V2User>, Error> {
         let user = self.user_named(user_name).await?;
         Ok(readable_user(holder, &user)
             .then_some(user)
@@ -218,10 +222,10 @@ impl Tenants {
     pub async fn users(
         &self,
         holder: &Holder,
-        after: Option<&TokenId>,
+        after: Option<&UserId>,
         offset: u32,
         limit: u32,
-    ) -> Result<Vec<V2User>, TenantError> {
+    ) -> Result<Vec<V2User>, Error> {
         let users = self.store.list_v2_users(after, offset, limit).await?;
         Ok(users
             .into_iter()
@@ -234,24 +238,27 @@ impl Tenants {
         &self,
         holder: &Holder,
         origin: &Origin,
-        id: &TokenId,
+        id: &UserId,
         new_name: Option<&str>,
         status: Option<Status>,
-    ) -> Result<V2User, TenantError> {
+    ) -> Result<V2User, Error> {
         holder.require(
             Action::Write,
             Resource::of("users", Some(id.as_str()), None),
         )?;
         let new_name = new_name.map(|n| name("user", n)).transpose()?;
-        let mut audit =
-            AuditEvent::new(holder.actor(), "v2_user.update", origin).target(id.to_string());
+        let mut audit = AuditEvent::new(holder.actor(), AuditAction::V2UserUpdate, origin)
+            .target(id.to_string());
         if let Some(status) = status {
             audit = audit.detail(format!("status: {}", status.as_str()));
         }
         self.store
             .update_v2_user(id, new_name.as_deref(), status, &audit)
             .await
-            .map_err(|e| name_taken(e, "user", new_name.as_deref().unwrap_or_default()))?
+            .on_constraint(constraint::V2_USERS_NAME_UNIQUE, || {
+                taken("user", new_name.as_deref().unwrap_or_default())
+            })?
+            .map(|(user, _affected)| user)
             .ok_or_else(user_not_found)
     }
 
@@ -261,34 +268,37 @@ impl Tenants {
         &self,
         holder: &Holder,
         origin: &Origin,
-        id: &TokenId,
-    ) -> Result<(), TenantError> {
+        id: &UserId,
+    ) -> Result<(), Error> {
         holder.require(
             Action::Write,
             Resource::of("users", Some(id.as_str()), None),
         )?;
-        let audit =
-            AuditEvent::new(holder.actor(), "v2_user.delete", origin).target(id.to_string());
-        let revoked = self
+        let audit = AuditEvent::new(holder.actor(), AuditAction::V2UserDelete, origin)
+            .target(id.to_string());
+        let deleted = self
             .store
             .delete_v2_user(id, &audit)
             .await?
             .ok_or_else(user_not_found)?;
-        tracing::info!(revoked, "v2 user deleted; its tokens revoked");
+        tracing::info!(
+            revoked = deleted.revoked.len(),
+            "v2 user deleted; its tokens revoked"
+        );
         Ok(())
     }
 
     /// `GET /api/v2/me`: the caller's own user, which it must be allowed to read.
-    pub async fn me(&self, holder: &Holder) -> Result<V2User, TenantError> {
+    pub async fn me(&self, holder: &Holder) -> Result<V2User, Error> {
         let id = holder.user_id().ok_or_else(|| {
-            TenantError::NotFound("user not found: the calling token has no v2 user".into())
+            Error::NotFound("user not found: the calling token has no v2 user".into())
         })?;
         self.user(holder, id).await
     }
 
     /// The user called `user_name`; 404 `user not found` otherwise. Name filters resolve
     /// through this, unchecked: what the caller may see is decided on the results.
-    pub async fn user_named(&self, user_name: &str) -> Result<V2User, TenantError> {
+    pub async fn user_named(&self, user_name: &str) -> Result<V2User, Error> {
         self.store
             .find_v2_user_by_name(user_name)
             .await?
@@ -298,10 +308,11 @@ impl Tenants {
     // ---- orgs ----
 
     /// The org called `org_name`; 404 with InfluxDB's message otherwise.
-    pub async fn org_named(&self, org_name: &str) -> Result<Org, TenantError> {
-        self.store.find_org_by_name(org_name).await?.ok_or_else(|| {
-            TenantError::NotFound(format!("organization name \"{org_name}\" not found"))
-        })
+    pub async fn org_named(&self, org_name: &str) -> Result<Org, Error> {
+        self.store
+            .find_org_by_name(org_name)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("organization name \"{org_name}\" not found")))
     }
 
     #[instrument(skip_all)]
@@ -311,31 +322,33 @@ impl Tenants {
         origin: &Origin,
         org_name: &str,
         description: &str,
-    ) -> Result<Org, TenantError> {
+    ) -> Result<Org, Error> {
         holder.require(Action::Write, Resource::of("orgs", None, None))?;
         let now = crate::token::now();
         let org = Org {
             id: fresh_id()?,
             name: name("org", org_name)?,
-            description: super::authorizations::description(Some(description))?,
+            description: rules::optional_description(description)?,
             created_at: now,
             updated_at: now,
         };
-        let audit =
-            AuditEvent::new(holder.actor(), "org.create", origin).target(org.id.to_string());
+        let audit = AuditEvent::new(holder.actor(), AuditAction::OrgCreate, origin)
+            .target(org.id.to_string());
         self.store
             .create_org(&org, &audit)
             .await
-            .map_err(|e| name_taken(e, "organization", &org.name))
+            .on_constraint(constraint::ORGS_NAME_UNIQUE, || {
+                taken("organization", &org.name)
+            })
     }
 
-    pub async fn org(&self, holder: &Holder, id: &TokenId) -> Result<Org, TenantError> {
+    pub async fn org(&self, holder: &Holder, id: &OrgId) -> Result<Org, Error> {
         holder.require(Action::Read, Resource::of("orgs", Some(id.as_str()), None))?;
         self.store.find_org(id).await?.ok_or_else(org_not_found)
     }
 
     /// `?org=`: unknown names are 404 with InfluxDB's message.
-    pub async fn org_by_name(&self, holder: &Holder, org_name: &str) -> Result<Org, TenantError> {
+    pub async fn org_by_name(&self, holder: &Holder, org_name: &str) -> Result<Org, Error> {
         let org = self.org_named(org_name).await?;
         holder.require(
             Action::Read,
@@ -351,7 +364,7 @@ impl Tenants {
         offset: u32,
         limit: u32,
         descending: bool,
-    ) -> Result<Vec<Org>, TenantError> {
+    ) -> Result<Vec<Org>, Error> {
         let orgs = self.store.list_orgs(offset, limit, descending).await?;
         Ok(orgs
             .into_iter()
@@ -370,16 +383,20 @@ impl Tenants {
         &self,
         holder: &Holder,
         origin: &Origin,
-        id: &TokenId,
-    ) -> Result<(), TenantError> {
+        id: &OrgId,
+    ) -> Result<(), Error> {
         holder.require(Action::Write, Resource::of("orgs", Some(id.as_str()), None))?;
-        let audit = AuditEvent::new(holder.actor(), "org.delete", origin).target(id.to_string());
-        let revoked = self
+        let audit =
+            AuditEvent::new(holder.actor(), AuditAction::OrgDelete, origin).target(id.to_string());
+        let deleted = self
             .store
             .delete_org(id, &audit)
             .await?
             .ok_or_else(org_not_found)?;
-        tracing::info!(revoked, "org deleted; its tokens revoked");
+        tracing::info!(
+            revoked = deleted.revoked.len(),
+            "org deleted; its tokens revoked"
+        );
         Ok(())
     }
 
@@ -400,24 +417,23 @@ fn readable_user(holder: &Holder, user: &V2User) -> bool {
     ))
 }
 
-fn name_taken(err: StoreError, what: &str, taken: &str) -> TenantError {
-    match err {
-        StoreError::Conflict(c) if c.ends_with("_name_unique") => {
-            TenantError::Conflict(format!("{what} with name {taken} already exists"))
-        }
-        other => other.into(),
-    }
+fn taken(what: &str, name: &str) -> String {
+    format!("{what} with name {name} already exists")
+}
+
+fn name_taken(what: &str, name: &str) -> Error {
+    Error::conflict(taken(what, name))
 }
 
 /// User and org names by id, looked up once per response.
 pub struct Names {
     store: Store,
-    users: HashMap<TokenId, Option<String>>,
-    orgs: HashMap<TokenId, Option<String>>,
+    users: HashMap<UserId, Option<String>>,
+    orgs: HashMap<OrgId, Option<String>>,
 }
 
 impl Names {
-    pub async fn user(&mut self, id: &TokenId) -> Result<Option<String>, TenantError> {
+    pub async fn user(&mut self, id: &UserId) -> Result<Option<String>, Error> {
         if let Some(name) = self.users.get(id) {
             return Ok(name.clone());
         }
@@ -426,7 +442,7 @@ impl Names {
         Ok(name)
     }
 
-    pub async fn org(&mut self, id: &TokenId) -> Result<Option<String>, TenantError> {
+    pub async fn org(&mut self, id: &OrgId) -> Result<Option<String>, Error> {
         if let Some(name) = self.orgs.get(id) {
             return Ok(name.clone());
         }

@@ -3,7 +3,8 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Action, Permission};
+use super::model::Status;
+use super::permission::{Action, Permission};
 
 pub const MAX_DESCRIPTION_CHARS: usize = 1024;
 pub const MAX_DATABASE_NAME_CHARS: usize = 64;
@@ -43,19 +44,57 @@ pub enum RuleError {
     ExpiryImmutable,
     #[error("request body must contain a description to update")]
     NothingToUpdate,
+    #[error("invalid status: must be active or inactive")]
+    Status,
+    #[error("invalid bucket name: * means every database; omit the name to grant every bucket")]
+    BucketWildcard,
+    #[error(
+        "invalid bucket name: a bucket (database) name is 1 to {MAX_DATABASE_NAME_CHARS} characters without control characters"
+    )]
+    BucketName,
+}
+
+impl From<RuleError> for crate::error::Error {
+    fn from(err: RuleError) -> Self {
+        crate::error::Error::Invalid(err.to_string())
+    }
 }
 
 pub fn description(text: &str) -> Result<String, RuleError> {
-    let chars = text.chars().count();
     if text.trim().is_empty() {
-        Err(RuleError::DescriptionEmpty)
-    } else if text.contains('\0') {
+        return Err(RuleError::DescriptionEmpty);
+    }
+    optional_description(text)
+}
+
+/// A description that may be empty (v2 authorizations and orgs).
+pub fn optional_description(text: &str) -> Result<String, RuleError> {
+    let chars = text.chars().count();
+    if text.contains('\0') {
         Err(RuleError::DescriptionNul)
     } else if chars > MAX_DESCRIPTION_CHARS {
         Err(RuleError::DescriptionTooLong(chars))
     } else {
         Ok(text.to_owned())
     }
+}
+
+/// A v2 status: `active` or `inactive`.
+pub fn status(text: &str) -> Result<Status, RuleError> {
+    Status::parse(text).ok_or(RuleError::Status)
+}
+
+/// A bucket (database) name as v2 requests give it: looser than Clustered's database names
+/// (v2 buckets are named freely), but bounded and without control characters. Empty names
+/// are handled by the caller.
+pub fn bucket_name(name: &str) -> Result<String, RuleError> {
+    if name == WILDCARD {
+        return Err(RuleError::BucketWildcard);
+    }
+    if name.chars().count() > MAX_DATABASE_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(RuleError::BucketName);
+    }
+    Ok(name.to_owned())
 }
 
 /// Turns Clustered `{action, resource: "<db>" | "*"}` pairs into stored permissions,

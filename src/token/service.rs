@@ -2,49 +2,17 @@
 
 use tracing::instrument;
 
-use super::format::{self, MintedToken};
-use super::rules::{self, RuleError};
-use crate::audit::{AuditEvent, Origin};
-use crate::identity::Principal;
 use time::OffsetDateTime;
 
-use super::{Action, NewToken, Permission, Token, TokenId, TokenKind};
-use crate::store::{Page, Revocation, Store, StoreError};
-use crate::verify::{HashPool, PoolError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    #[error(transparent)]
-    Rule(#[from] RuleError),
-    #[error("token not found")]
-    NotFound,
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// The store or the hashing pool cannot serve right now.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-    #[error("internal: {0}")]
-    Internal(String),
-}
-
-impl From<StoreError> for ServiceError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
-            StoreError::Conflict(m) => ServiceError::Conflict(m),
-            StoreError::Internal(m) => ServiceError::Internal(m),
-        }
-    }
-}
-
-impl From<PoolError> for ServiceError {
-    fn from(err: PoolError) -> Self {
-        match err {
-            PoolError::Busy => ServiceError::Unavailable(err.to_string()),
-            PoolError::Failed(m) => ServiceError::Internal(m),
-        }
-    }
-}
+use super::format::{self, MintedToken};
+use super::hashing::HashPool;
+use super::model::{NewToken, Token, TokenId, TokenKind};
+use super::permission::{Action, Permission};
+use super::rules;
+use crate::audit::{AuditAction, AuditEvent, Origin};
+use crate::error::Error;
+use crate::identity::Principal;
+use crate::store::{OnConstraint, Page, Revocation, Store, constraint};
 
 /// A request for a database token, as any API phrases it.
 pub struct DatabaseTokenRequest {
@@ -71,8 +39,8 @@ impl TokenService {
         actor: &Principal,
         origin: &Origin,
         request: DatabaseTokenRequest,
-    ) -> Result<(Token, MintedToken), ServiceError> {
-        let now = super::now();
+    ) -> Result<(Token, MintedToken), Error> {
+        let now = super::model::now();
         let description = rules::description(&request.description)?;
         let permissions = rules::database_permissions(request.permissions)?;
         let expires_at = rules::expiry(request.expires_at.as_deref(), now)?;
@@ -95,8 +63,8 @@ impl TokenService {
         origin: &Origin,
         description: &str,
         expires_at: Option<&str>,
-    ) -> Result<(Token, MintedToken), ServiceError> {
-        let now = super::now();
+    ) -> Result<(Token, MintedToken), Error> {
+        let now = super::model::now();
         let description = rules::description(description)?;
         let expires_at = rules::expiry(expires_at, now)?;
         self.create(
@@ -118,33 +86,81 @@ impl TokenService {
         description: String,
         permissions: Vec<Permission>,
         expires_at: Option<OffsetDateTime>,
-    ) -> Result<(Token, MintedToken), ServiceError> {
+    ) -> Result<(Token, MintedToken), Error> {
         let (new, minted) = self
-            .mint(kind, description, permissions, super::now(), expires_at)
+            .mint(
+                kind,
+                description,
+                permissions,
+                super::model::now(),
+                expires_at,
+            )
             .await?;
         let new = NewToken {
             created_by: Some(actor.creator()),
             ..new
         };
         let action = match kind {
-            TokenKind::Database => "token.create",
-            TokenKind::Management => "management_token.create",
+            TokenKind::Database => AuditAction::TokenCreate,
+            TokenKind::Management => AuditAction::ManagementTokenCreate,
         };
         let audit = AuditEvent::new(actor.actor(), action, origin).target(new.id.to_string());
-        let token = self.store.create_token(&new, &audit).await?;
+        let token = self
+            .store
+            .create_token(&new, &audit)
+            .await
+            .on_constraint(constraint::TOKENS_PKEY, || {
+                "the token already exists".into()
+            })?;
         tracing::info!(token_id = %token.id, kind = kind.as_str(), "token created");
         Ok((token, minted))
     }
 
-    /// A live operator management token, to be stored by `Store::bootstrap_operator` or
-    /// `Store::replace_operator`.
-    pub async fn new_operator_token(&self) -> Result<(NewToken, MintedToken), ServiceError> {
+    /// Whether an operator token was ever minted (revoked ones count).
+    pub async fn has_operator_token(&self) -> Result<bool, Error> {
+        Ok(self.store.has_operator_token().await?)
+    }
+
+    /// Mints the operator token unless one was ever minted; `None` when one was, by an
+    /// earlier start or by a replica starting at the same time.
+    pub async fn bootstrap_operator(&self) -> Result<Option<MintedToken>, Error> {
+        let (new, minted) = self.new_operator_token().await?;
+        let audit = AuditEvent::new(
+            "system",
+            AuditAction::OperatorTokenBootstrap,
+            &Origin::default(),
+        )
+        .target(new.id.to_string());
+        match self.store.bootstrap_operator(&new, &audit).await {
+            Ok(true) => Ok(Some(minted)),
+            Ok(false) => Ok(None),
+            // The racing replica's operator token is live: it won.
+            Err(e) if e.constraint() == Some(constraint::ONE_ACTIVE_OPERATOR) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Revokes every live operator token and mints a new one (the break-glass path of
+    /// `tollgate admin operator-token --regenerate`); returns it with the revoked ids.
+    pub async fn regenerate_operator(&self) -> Result<(MintedToken, Vec<TokenId>), Error> {
+        let (new, minted) = self.new_operator_token().await?;
+        let audit = AuditEvent::new(
+            "cli",
+            AuditAction::OperatorTokenRegenerate,
+            &Origin::default(),
+        )
+        .target(new.id.to_string());
+        let revoked = self.store.replace_operator(&new, &audit).await?;
+        Ok((minted, revoked))
+    }
+
+    async fn new_operator_token(&self) -> Result<(NewToken, MintedToken), Error> {
         let (new, minted) = self
             .mint(
                 TokenKind::Management,
                 "operator token".to_owned(),
                 Vec::new(),
-                super::now(),
+                super::model::now(),
                 None,
             )
             .await?;
@@ -165,8 +181,8 @@ impl TokenService {
         permissions: Vec<Permission>,
         created_at: OffsetDateTime,
         expires_at: Option<OffsetDateTime>,
-    ) -> Result<(NewToken, MintedToken), ServiceError> {
-        let minted = format::mint(kind).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    ) -> Result<(NewToken, MintedToken), Error> {
+        let minted = format::mint(kind).map_err(|e| Error::Internal(Box::new(e)))?;
         let new = NewToken {
             id: minted.id.clone(),
             kind,
@@ -178,7 +194,7 @@ impl TokenService {
             created_by: None,
             created_at,
             expires_at,
-            status: super::Status::Active,
+            status: super::model::Status::Active,
             user_id: None,
             org_id: None,
         };
@@ -190,13 +206,13 @@ impl TokenService {
         kind: TokenKind,
         id: &TokenId,
         include_revoked: bool,
-    ) -> Result<Token, ServiceError> {
+    ) -> Result<Token, Error> {
         self.store
             .find_token(id)
             .await?
             .filter(|t| t.kind == kind && !t.operator)
             .filter(|t| include_revoked || t.revoked_at.is_none())
-            .ok_or(ServiceError::NotFound)
+            .ok_or(not_found())
     }
 
     pub async fn list(
@@ -205,7 +221,7 @@ impl TokenService {
         include_revoked: bool,
         after: Option<&TokenId>,
         limit: u32,
-    ) -> Result<Vec<Token>, ServiceError> {
+    ) -> Result<Vec<Token>, Error> {
         Ok(self
             .store
             .list_tokens(kind, include_revoked, Page { after, limit })
@@ -220,13 +236,14 @@ impl TokenService {
         kind: TokenKind,
         id: &TokenId,
         description: &str,
-    ) -> Result<Token, ServiceError> {
+    ) -> Result<Token, Error> {
         let description = rules::description(description)?;
-        let audit = AuditEvent::new(actor.actor(), "token.update", origin).target(id.to_string());
+        let audit =
+            AuditEvent::new(actor.actor(), AuditAction::TokenUpdate, origin).target(id.to_string());
         self.store
             .update_token_description(id, kind, &description, &audit)
             .await?
-            .ok_or(ServiceError::NotFound)
+            .ok_or(not_found())
     }
 
     /// Soft revoke; revoking a revoked token is a no-op that keeps the first `revoked_at`.
@@ -237,10 +254,10 @@ impl TokenService {
         origin: &Origin,
         kind: TokenKind,
         id: &TokenId,
-    ) -> Result<Token, ServiceError> {
+    ) -> Result<Token, Error> {
         let action = match kind {
-            TokenKind::Database => "token.revoke",
-            TokenKind::Management => "management_token.revoke",
+            TokenKind::Database => AuditAction::TokenRevoke,
+            TokenKind::Management => AuditAction::ManagementTokenRevoke,
         };
         let audit = AuditEvent::new(actor.actor(), action, origin).target(id.to_string());
         match self.store.revoke_token(id, kind, &audit).await? {
@@ -249,7 +266,11 @@ impl TokenService {
                 Ok(token)
             }
             Revocation::AlreadyRevoked(token) => Ok(token),
-            Revocation::NotFound => Err(ServiceError::NotFound),
+            Revocation::NotFound => Err(not_found()),
         }
     }
+}
+
+fn not_found() -> Error {
+    Error::NotFound("token not found".into())
 }

@@ -2,13 +2,12 @@
 //! on the bounded pool.
 
 pub mod failures;
-pub mod pool;
 
 use tracing::instrument;
 
 use crate::store::{Store, StoreError};
+use crate::token::hashing::{HashPool, PoolError};
 use crate::token::{self, Token, TokenKind, Unusable, format};
-pub use pool::{HashPool, PoolError};
 
 /// Why a presented token was not accepted. None of these carry the token.
 #[derive(Debug, thiserror::Error)]

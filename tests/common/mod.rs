@@ -89,7 +89,7 @@ impl TestDatabase {
     }
 
     pub async fn open_store(&self) -> Store {
-        Store::open_url(
+        tollgate::store::open_url(
             &self.url,
             PoolOptions {
                 max_connections: 4,

@@ -16,7 +16,6 @@ use crate::app::AppState;
 use crate::audit::{AuditRecord, Outcome};
 use crate::identity::Right;
 use crate::token::rules;
-use crate::token::service::ServiceError;
 
 const DEFAULT_PAGE: u32 = 100;
 
@@ -67,7 +66,7 @@ impl From<AuditRecord> for AuditEntryView {
             id: record.id,
             at: rfc3339(event.at),
             actor: event.actor,
-            action: event.action.to_owned(),
+            action: event.action.as_str().to_owned(),
             target: event.target,
             outcome: event.outcome,
             client_address: event.origin.client,
@@ -111,10 +110,9 @@ pub async fn list_audit(
         })?;
     let newest_first = params.order == Some(Order::Desc);
     let records = state
-        .store
-        .list_audit(since, params.after, limit, newest_first)
-        .await
-        .map_err(ServiceError::from)?;
+        .audit
+        .list(since, params.after, limit, newest_first)
+        .await?;
     let next = (records.len() == limit as usize)
         .then(|| records.last().map(|r| r.id))
         .flatten();

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 
 use super::ApiError;
 use crate::app::AppState;
-use crate::audit::{AuditEvent, Origin};
+use crate::audit::{AuditAction, AuditEvent, Origin};
 use crate::identity::{Group, Principal, Right};
 use crate::oauth::{self, JwtError};
 use crate::token::{TokenKind, Unusable};
@@ -107,7 +107,7 @@ impl FromRequestParts<AppState> for Caller {
                         .extensions
                         .get::<MatchedPath>()
                         .map_or("unmatched", MatchedPath::as_str);
-                    let event = AuditEvent::new(actor, "auth.refused", &origin)
+                    let event = AuditEvent::new(actor, AuditAction::AuthRefused, &origin)
                         .target(format!("{} {route}", parts.method))
                         .refused(refused.error.message.clone());
                     record(state, &event).await;
@@ -123,13 +123,7 @@ impl FromRequestParts<AppState> for Caller {
 /// Audit writes for refusals are best effort: a failing store must not turn a 401 into a 500.
 /// Each actor's refusals are written up to a budget per minute, then only counted.
 pub(crate) async fn record(state: &AppState, event: &AuditEvent) {
-    if !state.refusal_budget.allows(&event.actor) {
-        state.metrics.refusal_not_audited();
-        return;
-    }
-    if let Err(e) = state.store.record_audit(event).await {
-        tracing::warn!(error = %e, action = event.action, "could not record audit entry");
-    }
+    state.audit.record_refusal(event).await;
 }
 
 /// A refused credential. `actor` is named only when the credential itself was verified (a
@@ -237,7 +231,7 @@ async fn authenticate_jwt(
         }
     };
     let actor = format!("user:{}", identity.user_id);
-    let user = match state.store.find_user(&identity.user_id).await {
+    let user = match state.directory.find(&identity.user_id).await {
         Ok(Some(user)) => user,
         Ok(None) => {
             let error = ApiError::forbidden(format!(
@@ -246,12 +240,7 @@ async fn authenticate_jwt(
             ));
             return Err(Refused::verified(actor, "unlisted_user", error));
         }
-        Err(e) => {
-            return Err(Refused::unverified(
-                "unavailable",
-                ApiError::unavailable(&e.to_string()),
-            ));
-        }
+        Err(e) => return Err(Refused::unverified("unavailable", e.into())),
     };
     let mut groups = user.groups;
     for name in &identity.claimed_groups {
@@ -301,8 +290,12 @@ impl Caller {
             return Ok(());
         }
         let message = format!("{} may not {}", self.principal.describe(), right.describe());
-        let mut event = AuditEvent::new(self.principal.actor(), "call.refused", &self.origin)
-            .refused(message.clone());
+        let mut event = AuditEvent::new(
+            self.principal.actor(),
+            AuditAction::CallRefused,
+            &self.origin,
+        )
+        .refused(message.clone());
         if let Some(target) = target {
             event = event.target(target.to_owned());
         }

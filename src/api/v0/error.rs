@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::token::service::ServiceError;
+use crate::error::Error;
 
 /// Seconds a client should wait after our own outage.
 pub const RETRY_AFTER_SECONDS: u64 = 1;
@@ -88,16 +88,21 @@ impl ApiError {
     }
 }
 
-impl From<ServiceError> for ApiError {
-    fn from(err: ServiceError) -> Self {
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
         match err {
-            ServiceError::Rule(rule) => ApiError::bad_request(rule.to_string()),
-            ServiceError::NotFound => ApiError::not_found("token not found"),
-            ServiceError::Conflict(_) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict: the token already exists")
+            Error::Invalid(message) => ApiError::bad_request(message),
+            Error::Unauthorized(message) => ApiError::unauthorized(message),
+            Error::Forbidden(message) => ApiError::forbidden(message),
+            Error::NotFound(message) => ApiError::not_found(message),
+            Error::Conflict { message, .. } => {
+                ApiError::new(StatusCode::CONFLICT, format!("conflict: {message}"))
             }
-            ServiceError::Unavailable(detail) => ApiError::unavailable(&detail),
-            ServiceError::Internal(detail) => ApiError::internal(&detail),
+            Error::Unprocessable(message) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+            }
+            Error::Unavailable(source) => ApiError::unavailable(&source.to_string()),
+            Error::Internal(source) => ApiError::internal(&source.to_string()),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::api::stream::{Chunk, json_stream};
 use crate::app::{AppState, ClusterIds};
 use crate::identity::Right;
 use crate::token::rules::RuleError;
-use crate::token::service::{DatabaseTokenRequest, ServiceError, TokenService};
+use crate::token::service::{DatabaseTokenRequest, TokenService};
 use crate::token::{Action, Token, TokenId, TokenKind};
 
 /// Page size when streaming a whole list.
@@ -316,8 +316,8 @@ pub async fn list<V: Serialize + Send + 'static>(
                 .iter()
                 .map(|t| serde_json::to_vec(&view(t)))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ServiceError::Internal(e.to_string()))?;
-            Ok::<_, ServiceError>(Chunk::of(items, next))
+                .map_err(|e| crate::error::Error::Internal(Box::new(e)))?;
+            Ok::<_, crate::error::Error>(Chunk::of(items, next))
         }
     };
     let service = state.tokens.clone();

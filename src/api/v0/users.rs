@@ -10,7 +10,6 @@ use super::auth::Caller;
 use super::error::ErrorBody;
 use crate::app::AppState;
 use crate::identity::{Group, Right, User};
-use crate::token::service::ServiceError;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -49,6 +48,6 @@ pub async fn list_users(
     caller: Caller,
 ) -> Result<Json<Vec<UserView>>, ApiError> {
     caller.require(&state, Right::ReadUsers, None).await?;
-    let users = state.store.list_users().await.map_err(ServiceError::from)?;
+    let users = state.directory.list().await?;
     Ok(Json(users.into_iter().map(UserView::from).collect()))
 }

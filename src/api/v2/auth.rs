@@ -14,7 +14,7 @@ use axum::response::Response;
 use super::V2Error;
 use crate::api::v0::auth::{authenticate, credential, origin, peer, record};
 use crate::app::AppState;
-use crate::audit::{AuditEvent, Origin};
+use crate::audit::{AuditAction, AuditEvent, Origin};
 use crate::tenant::Holder;
 use crate::token::{TokenKind, Unusable};
 use crate::verify::Rejection;
@@ -134,7 +134,7 @@ pub async fn audit_refusals(mut request: Request, next: Next) -> Response {
     if let (Some(call), Some(RefusalMessage(message))) =
         (slot.0.get(), response.extensions().get::<RefusalMessage>())
     {
-        let event = AuditEvent::new(call.actor.clone(), "call.refused", &call.origin)
+        let event = AuditEvent::new(call.actor.clone(), AuditAction::CallRefused, &call.origin)
             .target(call.target.clone())
             .refused(message.clone());
         record(&call.state, &event).await;

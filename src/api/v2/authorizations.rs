@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::store::OwnedTokens;
 use crate::tenant::authorizations::{CreateAuthorization, RequestedPermission};
 use crate::tenant::service::Names;
-use crate::token::{Status, Token, TokenId};
+use crate::token::{OrgId, Status, Token, TokenId, UserId};
 
 /// Authorizations read from the store per round trip while listing.
 const LIST_PAGE: u32 = 500;
@@ -140,22 +140,28 @@ pub async fn view(token: &Token, names: &mut Names) -> Result<Option<Authorizati
     let mut permissions = Vec::with_capacity(token.permissions.len());
     for p in &token.permissions {
         let r = &p.resource;
-        let id = r.id.as_deref().and_then(|id| TokenId::parse(id).ok());
+        let id = r.id.as_deref();
         // Names come from a lookup by id for orgs and users; a bucket keeps the name it binds.
-        let (name, found) = match (r.kind.as_str(), &id) {
-            ("orgs", Some(id)) => names
-                .org(id)
-                .await?
-                .map_or((None, false), |n| (Some(n), true)),
-            ("users", Some(id)) => names
-                .user(id)
-                .await?
-                .map_or((None, false), |n| (Some(n), true)),
+        let (name, found) = match (r.kind.as_str(), id) {
+            ("orgs", Some(id)) => match OrgId::parse(id) {
+                Ok(id) => names
+                    .org(&id)
+                    .await?
+                    .map_or((None, false), |n| (Some(n), true)),
+                Err(_) => (None, true),
+            },
+            ("users", Some(id)) => match UserId::parse(id) {
+                Ok(id) => names
+                    .user(&id)
+                    .await?
+                    .map_or((None, false), |n| (Some(n), true)),
+                Err(_) => (None, true),
+            },
             ("buckets", _) => (r.name.clone(), true),
             _ => (None, true),
         };
         let org = match (&r.org_id, found) {
-            (Some(org_id), true) => match TokenId::parse(org_id) {
+            (Some(org_id), true) => match OrgId::parse(org_id) {
                 Ok(id) => names.org(&id).await?,
                 Err(_) => None,
             },

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::auth::RefusalMessage;
 use crate::api::v0::ApiError;
 use crate::api::v0::error::RETRY_AFTER_SECONDS;
-use crate::tenant::TenantError;
+use crate::error::Error;
 
 static PLATFORM_ERROR_CODE: HeaderName = HeaderName::from_static("x-platform-error-code");
 
@@ -101,17 +101,17 @@ impl V2Error {
     }
 }
 
-impl From<TenantError> for V2Error {
-    fn from(err: TenantError) -> Self {
+impl From<Error> for V2Error {
+    fn from(err: Error) -> Self {
         match err {
-            TenantError::Invalid(m) => V2Error::invalid(m),
-            TenantError::Unauthorized(m) => V2Error::new("unauthorized", m),
-            TenantError::Forbidden(m) => V2Error::new("forbidden", m),
-            TenantError::NotFound(m) => V2Error::not_found(m),
-            TenantError::Conflict(m) => V2Error::new("conflict", m),
-            TenantError::Unprocessable(m) => V2Error::new("unprocessable entity", m),
-            TenantError::Unavailable(detail) => V2Error::unavailable(&detail),
-            TenantError::Internal(detail) => V2Error::internal(&detail),
+            Error::Invalid(m) => V2Error::invalid(m),
+            Error::Unauthorized(m) => V2Error::new("unauthorized", m),
+            Error::Forbidden(m) => V2Error::new("forbidden", m),
+            Error::NotFound(m) => V2Error::not_found(m),
+            Error::Conflict { message, .. } => V2Error::new("conflict", message),
+            Error::Unprocessable(m) => V2Error::new("unprocessable entity", m),
+            Error::Unavailable(source) => V2Error::unavailable(&source.to_string()),
+            Error::Internal(source) => V2Error::internal(&source.to_string()),
         }
     }
 }

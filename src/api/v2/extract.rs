@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::V2Error;
 use crate::api::body::{BodyError, read_json};
 use crate::api::v0::extract::MAX_BODY_BYTES;
-use crate::token::TokenId;
+use crate::token::model::Id;
 
 /// A JSON body; a body that is not JSON, or has a field of the wrong type, is 400
 /// `invalid json structure: …` (InfluxDB's words for its authorization bodies).
@@ -56,12 +56,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for V2Query<T> {
 }
 
 /// A v2 id from a path or query: 400 with InfluxDB's message.
-pub fn v2_id(raw: &str) -> Result<TokenId, V2Error> {
-    TokenId::parse_v2(raw).map_err(|e| V2Error::invalid(e.to_string()))
+pub fn v2_id<K>(raw: &str) -> Result<Id<K>, V2Error> {
+    Id::parse_v2(raw).map_err(|e| V2Error::invalid(e.to_string()))
 }
 
 /// An optional id parameter; empty counts as absent.
-pub fn optional_id(raw: Option<&str>) -> Result<Option<TokenId>, V2Error> {
+pub fn optional_id<K>(raw: Option<&str>) -> Result<Option<Id<K>>, V2Error> {
     raw.filter(|s| !s.is_empty()).map(v2_id).transpose()
 }
 

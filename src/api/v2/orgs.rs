@@ -15,7 +15,7 @@ use super::extract::{V2Json, V2Path, V2Query, v2_id};
 use super::{V2Error, limit, rfc3339_nano};
 use crate::app::AppState;
 use crate::tenant::Org;
-use crate::token::TokenId;
+use crate::token::OrgId;
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -95,7 +95,7 @@ pub async fn list_orgs(
     let org_id = params
         .org_id
         .as_deref()
-        .and_then(|id| TokenId::parse_v2(id).ok());
+        .and_then(|id| OrgId::parse_v2(id).ok());
     let orgs = if let Some(id) = org_id {
         vec![state.tenants.org(holder, &id).await?]
     } else if let Some(name) = params.org.as_deref().filter(|n| !n.is_empty()) {

@@ -125,7 +125,7 @@ pub async fn list_users(
     let users = if let Some(id) = optional_id(params.id.as_deref())? {
         match state.tenants.user(&caller.holder, &id).await {
             Ok(user) => vec![user],
-            Err(crate::tenant::TenantError::Unauthorized(_)) => Vec::new(),
+            Err(crate::error::Error::Unauthorized(_)) => Vec::new(),
             Err(e) => return Err(e.into()),
         }
     } else if let Some(name) = params.name.as_deref().filter(|n| !n.is_empty()) {

@@ -9,8 +9,33 @@ use std::sync::Arc;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use tokio::sync::Semaphore;
 
-use crate::config::HashParams;
-use crate::token::TokenKind;
+use serde::{Deserialize, Serialize};
+
+use super::TokenKind;
+
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl HashParams {
+    /// OWASP's argon2id minimum: management tokens guard the whole cluster.
+    pub const MANAGEMENT: HashParams = HashParams {
+        memory_kib: 19_456,
+        iterations: 2,
+        parallelism: 1,
+    };
+    /// Database tokens carry 256 random bits; cost only delays cold writes (README explains).
+    pub const DATABASE: HashParams = HashParams {
+        memory_kib: 1_024,
+        iterations: 1,
+        parallelism: 1,
+    };
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -18,6 +43,15 @@ pub enum PoolError {
     Busy,
     #[error("hashing failed: {0}")]
     Failed(String),
+}
+
+impl From<PoolError> for crate::error::Error {
+    fn from(err: PoolError) -> Self {
+        match err {
+            PoolError::Busy => crate::error::Error::Unavailable(Box::new(err)),
+            PoolError::Failed(_) => crate::error::Error::Internal(Box::new(err)),
+        }
+    }
 }
 
 #[derive(Clone)]

@@ -1,8 +1,12 @@
 //! The audit log: every management action and refusal, with who, what, from where.
 //! Never a secret: actors are user ids or token ids.
 
+pub mod log;
+
 use serde::Serialize;
 use time::OffsetDateTime;
+
+pub use log::AuditLog;
 
 /// Longest client-supplied request id kept in the log.
 const MAX_REQUEST_ID_CHARS: usize = 64;
@@ -14,7 +18,7 @@ pub fn plausible_request_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && crate::token::TokenKind::from_token(id).is_none()
+        && crate::token::model::TokenKind::from_token(id).is_none()
         && !id.starts_with("eyJ")
 }
 
@@ -39,6 +43,91 @@ impl Outcome {
             "refused" => Some(Outcome::Refused),
             _ => None,
         }
+    }
+}
+
+/// What an audit entry records. Stored as its dotted name; a name this build does not know
+/// (written by a newer replica) reads back as [`AuditAction::Unknown`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    TokenCreate,
+    TokenUpdate,
+    TokenRevoke,
+    ManagementTokenCreate,
+    ManagementTokenRevoke,
+    OperatorTokenBootstrap,
+    OperatorTokenRegenerate,
+    UserAdd,
+    UserChange,
+    UserRemove,
+    AuthRefused,
+    CallRefused,
+    SetupComplete,
+    V2UserCreate,
+    V2UserUpdate,
+    V2UserDelete,
+    OrgCreate,
+    OrgDelete,
+    Unknown,
+}
+
+impl AuditAction {
+    const ALL: [AuditAction; 18] = [
+        AuditAction::TokenCreate,
+        AuditAction::TokenUpdate,
+        AuditAction::TokenRevoke,
+        AuditAction::ManagementTokenCreate,
+        AuditAction::ManagementTokenRevoke,
+        AuditAction::OperatorTokenBootstrap,
+        AuditAction::OperatorTokenRegenerate,
+        AuditAction::UserAdd,
+        AuditAction::UserChange,
+        AuditAction::UserRemove,
+        AuditAction::AuthRefused,
+        AuditAction::CallRefused,
+        AuditAction::SetupComplete,
+        AuditAction::V2UserCreate,
+        AuditAction::V2UserUpdate,
+        AuditAction::V2UserDelete,
+        AuditAction::OrgCreate,
+        AuditAction::OrgDelete,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::TokenCreate => "token.create",
+            AuditAction::TokenUpdate => "token.update",
+            AuditAction::TokenRevoke => "token.revoke",
+            AuditAction::ManagementTokenCreate => "management_token.create",
+            AuditAction::ManagementTokenRevoke => "management_token.revoke",
+            AuditAction::OperatorTokenBootstrap => "operator_token.bootstrap",
+            AuditAction::OperatorTokenRegenerate => "operator_token.regenerate",
+            AuditAction::UserAdd => "user.add",
+            AuditAction::UserChange => "user.change",
+            AuditAction::UserRemove => "user.remove",
+            AuditAction::AuthRefused => "auth.refused",
+            AuditAction::CallRefused => "call.refused",
+            AuditAction::SetupComplete => "setup.complete",
+            AuditAction::V2UserCreate => "v2_user.create",
+            AuditAction::V2UserUpdate => "v2_user.update",
+            AuditAction::V2UserDelete => "v2_user.delete",
+            AuditAction::OrgCreate => "org.create",
+            AuditAction::OrgDelete => "org.delete",
+            AuditAction::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(name: &str) -> AuditAction {
+        AuditAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == name)
+            .unwrap_or(AuditAction::Unknown)
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -88,7 +177,7 @@ pub struct Origin {
 pub struct AuditEvent {
     pub at: OffsetDateTime,
     pub actor: String,
-    pub action: &'static str,
+    pub action: AuditAction,
     pub target: Option<String>,
     pub outcome: Outcome,
     pub origin: Origin,
@@ -96,9 +185,9 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    pub fn new(actor: impl Into<String>, action: &'static str, origin: &Origin) -> Self {
+    pub fn new(actor: impl Into<String>, action: AuditAction, origin: &Origin) -> Self {
         AuditEvent {
-            at: crate::token::now(),
+            at: crate::token::model::now(),
             actor: actor.into(),
             action,
             target: None,
@@ -141,6 +230,17 @@ pub struct AuditRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_action_reads_back_as_itself() {
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), action);
+        }
+        assert_eq!(
+            AuditAction::parse("from.a.newer.build"),
+            AuditAction::Unknown
+        );
+    }
 
     #[test]
     fn only_plausible_request_ids_are_kept() {

@@ -1,0 +1,486 @@
+//! Tokens: database and management tokens, the operator token, and v2 authorizations (database
+//! tokens owned by a v2 user in an org). Every change is written with its audit entry in one
+//! transaction; changes that can alter a decision return the ids of the tokens they affect.
+
+use sqlx::types::Json;
+use sqlx::{Executor, FromRow};
+use time::OffsetDateTime;
+
+use super::{Engine, SqlStore, StoreError, audit, stored_id};
+use crate::audit::AuditEvent;
+use crate::token::model::{NewToken, OrgId, Owner, Status, Token, TokenId, TokenKind, UserId};
+use crate::token::permission::Permission;
+
+/// What a revoke found.
+#[derive(Debug)]
+pub enum Revocation {
+    Revoked(Token),
+    AlreadyRevoked(Token),
+    NotFound,
+}
+
+/// Which v2 authorizations to list; `None` filters nothing.
+#[derive(Debug, Default)]
+pub struct OwnedTokens<'a> {
+    pub user_id: Option<&'a UserId>,
+    pub org_id: Option<&'a OrgId>,
+}
+
+/// One page of a keyset-paged list, ordered by id.
+pub struct Page<'a> {
+    pub after: Option<&'a TokenId>,
+    pub limit: u32,
+}
+
+#[async_trait::async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores a token and its audit entry in one transaction.
+    async fn create_token(&self, token: &NewToken, audit: &AuditEvent)
+    -> Result<Token, StoreError>;
+
+    /// The token with its v2 owner's state.
+    async fn find_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError>;
+
+    /// Tokens of `kind` (never the operator's), ordered by id, one page.
+    async fn list_tokens(
+        &self,
+        kind: TokenKind,
+        include_revoked: bool,
+        page: Page<'_>,
+    ) -> Result<Vec<Token>, StoreError>;
+
+    /// Changes the description of a token that is not revoked, with its audit entry.
+    async fn update_token_description(
+        &self,
+        id: &TokenId,
+        kind: TokenKind,
+        description: &str,
+        audit: &AuditEvent,
+    ) -> Result<Option<Token>, StoreError>;
+
+    /// Revokes at `audit.at`, recording the audit entry in the same transaction.
+    async fn revoke_token(
+        &self,
+        id: &TokenId,
+        kind: TokenKind,
+        audit: &AuditEvent,
+    ) -> Result<Revocation, StoreError>;
+
+    /// Whether an operator token was ever minted (revoked ones count).
+    async fn has_operator_token(&self) -> Result<bool, StoreError>;
+
+    /// Stores `operator` unless an operator token was ever minted; true when this call stored
+    /// it. A replica racing this one fails on `tokens_one_active_operator`.
+    async fn bootstrap_operator(
+        &self,
+        operator: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+
+    /// Revokes every live operator token and stores `operator`, in one transaction; returns
+    /// the revoked ids.
+    async fn replace_operator(
+        &self,
+        operator: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<Vec<TokenId>, StoreError>;
+
+    /// Stores a v2 authorization, unless its user or org does not exist (then `None`).
+    async fn create_owned_token(
+        &self,
+        token: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<Option<Token>, StoreError>;
+
+    /// Live v2 authorizations (owned by a user and an org), ordered by id, one page.
+    async fn list_owned_tokens(
+        &self,
+        filter: &OwnedTokens<'_>,
+        page: Page<'_>,
+    ) -> Result<Vec<Token>, StoreError>;
+
+    /// Changes a live v2 authorization's status and/or description, with its audit entry.
+    async fn update_owned_token(
+        &self,
+        id: &TokenId,
+        status: Option<Status>,
+        description: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<Option<Token>, StoreError>;
+}
+
+/// A `tokens` row as both engines return it.
+#[derive(FromRow)]
+pub(super) struct TokenRow {
+    id: String,
+    kind: String,
+    description: String,
+    permissions: Json<Vec<Permission>>,
+    status: String,
+    operator: bool,
+    token_prefix: String,
+    secret_hash: String,
+    created_by: Option<String>,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    expires_at: Option<OffsetDateTime>,
+    revoked_at: Option<OffsetDateTime>,
+    last_used_at: Option<OffsetDateTime>,
+    user_id: Option<String>,
+    org_id: Option<String>,
+    /// Only reads that join the owner have it; elsewhere the column is absent.
+    #[sqlx(default)]
+    owner_status: Option<String>,
+}
+
+impl TryFrom<TokenRow> for Token {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        Ok(Token {
+            id: stored_id(&row.id, "token id")?,
+            kind: TokenKind::parse(&row.kind).ok_or(StoreError::Corrupt("token kind"))?,
+            description: row.description,
+            permissions: row.permissions.0,
+            status: Status::parse(&row.status).ok_or(StoreError::Corrupt("token status"))?,
+            operator: row.operator,
+            token_prefix: row.token_prefix,
+            secret_hash: row.secret_hash,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+            last_used_at: row.last_used_at,
+            user_id: row
+                .user_id
+                .map(|id| stored_id(&id, "token user id"))
+                .transpose()?,
+            org_id: row
+                .org_id
+                .map(|id| stored_id(&id, "token org id"))
+                .transpose()?,
+            owner: match row.owner_status.as_deref() {
+                None => None,
+                Some("active") => Some(Owner::Active),
+                Some("inactive") => Some(Owner::Inactive),
+                Some(_) => Some(Owner::Missing),
+            },
+        })
+    }
+}
+
+/// The columns of a `tokens` row, as a literal for `concat!` (sqlx takes `'static` SQL).
+macro_rules! columns {
+    () => {
+        "id, kind, description, permissions, status, operator, token_prefix, secret_hash, \
+         created_by, created_at, updated_at, expires_at, revoked_at, last_used_at, user_id, org_id"
+    };
+}
+
+/// The token columns of `tokens t`, with the owner's status from `LEFT JOIN v2_users u`
+/// (`missing` when the token names a user that no longer exists).
+macro_rules! owned_columns {
+    () => {
+        "t.id, t.kind, t.description, t.permissions, t.status, t.operator, t.token_prefix, \
+         t.secret_hash, t.created_by, t.created_at, t.updated_at, t.expires_at, t.revoked_at, \
+         t.last_used_at, t.user_id, t.org_id, \
+         CASE WHEN t.user_id IS NULL THEN NULL ELSE COALESCE(u.status, 'missing') END AS owner_status"
+    };
+}
+
+/// Inserts `token`, inside the caller's transaction.
+pub(super) async fn insert<'c, E: Engine>(
+    executor: impl Executor<'c, Database = E>,
+    token: &NewToken,
+) -> Result<Token, StoreError>
+where
+    for<'q> &'q str: sqlx::Encode<'q, E> + sqlx::Type<E>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, E>,
+    OffsetDateTime: for<'q> sqlx::Encode<'q, E> + sqlx::Type<E>,
+    Option<OffsetDateTime>: for<'q> sqlx::Encode<'q, E>,
+    bool: for<'q> sqlx::Encode<'q, E> + sqlx::Type<E>,
+    Json<Vec<Permission>>: for<'q> sqlx::Encode<'q, E> + sqlx::Type<E>,
+    TokenRow: for<'r> FromRow<'r, E::Row>,
+{
+    let row: TokenRow = sqlx::query_as(concat!(
+        "INSERT INTO tokens (id, kind, description, permissions, status, operator, \
+         token_prefix, secret_hash, created_by, created_at, updated_at, expires_at, \
+         user_id, org_id) \
+         VALUES ($1, $2, $3, $4, $11, $5, $6, $7, $8, $9, $9, $10, $12, $13) RETURNING ",
+        columns!()
+    ))
+    .bind(token.id.as_str())
+    .bind(token.kind.as_str())
+    .bind(token.description.as_str())
+    .bind(Json(token.permissions.clone()))
+    .bind(token.operator)
+    .bind(token.token_prefix.as_str())
+    .bind(token.secret_hash.as_str())
+    .bind(token.created_by.as_deref())
+    .bind(token.created_at)
+    .bind(token.expires_at)
+    .bind(token.status.as_str())
+    .bind(token.user_id.as_ref().map(UserId::as_str))
+    .bind(token.org_id.as_ref().map(OrgId::as_str))
+    .fetch_one(executor)
+    .await?;
+    Token::try_from(row)
+}
+
+/// Whether an operator token was ever minted (revoked ones count).
+async fn operator_minted<'c, E: Engine>(
+    executor: impl Executor<'c, Database = E>,
+) -> Result<bool, StoreError>
+where
+    i64: for<'r> sqlx::Decode<'r, E> + sqlx::Type<E>,
+    usize: sqlx::ColumnIndex<E::Row>,
+{
+    let minted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE operator")
+        .fetch_one(executor)
+        .await?;
+    Ok(minted > 0)
+}
+
+#[async_trait::async_trait]
+impl<E: Engine> TokenStore for SqlStore<E>
+where
+    for<'c> &'c mut E::Connection: Executor<'c, Database = E>,
+    for<'q> &'q str: sqlx::Encode<'q, E> + sqlx::Type<E>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, E>,
+    OffsetDateTime: for<'q> sqlx::Encode<'q, E> + sqlx::Type<E>,
+    Option<OffsetDateTime>: for<'q> sqlx::Encode<'q, E>,
+    bool: for<'q> sqlx::Encode<'q, E> + sqlx::Type<E>,
+    i64: for<'q> sqlx::Encode<'q, E> + for<'r> sqlx::Decode<'r, E> + sqlx::Type<E>,
+    String: for<'r> sqlx::Decode<'r, E> + sqlx::Type<E>,
+    Json<Vec<Permission>>: for<'q> sqlx::Encode<'q, E> + sqlx::Type<E>,
+    usize: sqlx::ColumnIndex<E::Row>,
+    TokenRow: for<'r> FromRow<'r, E::Row>,
+{
+    async fn create_token(
+        &self,
+        token: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<Token, StoreError> {
+        let mut tx = E::begin_write(&self.pool).await?;
+        let token = insert(&mut *tx, token).await?;
+        audit::append(&mut *tx, audit).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    async fn find_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError> {
+        let row: Option<TokenRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            owned_columns!(),
+            " FROM tokens t LEFT JOIN v2_users u ON u.id = t.user_id WHERE t.id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Token::try_from).transpose()
+    }
+
+    async fn list_tokens(
+        &self,
+        kind: TokenKind,
+        include_revoked: bool,
+        page: Page<'_>,
+    ) -> Result<Vec<Token>, StoreError> {
+        let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM tokens WHERE kind = $1 AND ($2 OR revoked_at IS NULL) AND id > $3 \
+             AND NOT operator ORDER BY id LIMIT $4"
+        ))
+        .bind(kind.as_str())
+        .bind(include_revoked)
+        .bind(page.after.map_or("", TokenId::as_str))
+        .bind(i64::from(page.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Token::try_from).collect()
+    }
+
+    async fn update_token_description(
+        &self,
+        id: &TokenId,
+        kind: TokenKind,
+        description: &str,
+        audit: &AuditEvent,
+    ) -> Result<Option<Token>, StoreError> {
+        let mut tx = E::begin_write(&self.pool).await?;
+        let row: Option<TokenRow> = sqlx::query_as(concat!(
+            "UPDATE tokens SET description = $3, updated_at = $4 \
+             WHERE id = $1 AND kind = $2 AND revoked_at IS NULL AND NOT operator RETURNING ",
+            columns!()
+        ))
+        .bind(id.as_str())
+        .bind(kind.as_str())
+        .bind(description)
+        .bind(audit.at)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if row.is_some() {
+            audit::append(&mut *tx, audit).await?;
+        }
+        tx.commit().await?;
+        row.map(Token::try_from).transpose()
+    }
+
+    async fn revoke_token(
+        &self,
+        id: &TokenId,
+        kind: TokenKind,
+        audit: &AuditEvent,
+    ) -> Result<Revocation, StoreError> {
+        let mut tx = E::begin_write(&self.pool).await?;
+        let revoked: Option<TokenRow> = sqlx::query_as(concat!(
+            "UPDATE tokens SET revoked_at = $3, updated_at = $3 \
+             WHERE id = $1 AND kind = $2 AND revoked_at IS NULL AND NOT operator RETURNING ",
+            columns!()
+        ))
+        .bind(id.as_str())
+        .bind(kind.as_str())
+        .bind(audit.at)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = revoked {
+            audit::append(&mut *tx, audit).await?;
+            tx.commit().await?;
+            return Ok(Revocation::Revoked(Token::try_from(row)?));
+        }
+        tx.commit().await?;
+        Ok(match self.find_token(id).await? {
+            Some(token) if token.kind == kind && !token.operator => {
+                Revocation::AlreadyRevoked(token)
+            }
+            _ => Revocation::NotFound,
+        })
+    }
+
+    async fn has_operator_token(&self) -> Result<bool, StoreError> {
+        operator_minted(&self.pool).await
+    }
+
+    async fn bootstrap_operator(
+        &self,
+        operator: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = E::begin_write(&self.pool).await?;
+        if operator_minted(&mut *tx).await? {
+            return Ok(false);
+        }
+        insert(&mut *tx, operator).await?;
+        audit::append(&mut *tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn replace_operator(
+        &self,
+        operator: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<Vec<TokenId>, StoreError> {
+        let mut tx = E::begin_write(&self.pool).await?;
+        let revoked: Vec<String> = sqlx::query_scalar(
+            "UPDATE tokens SET revoked_at = $1, updated_at = $1 \
+             WHERE operator AND revoked_at IS NULL RETURNING id",
+        )
+        .bind(operator.created_at)
+        .fetch_all(&mut *tx)
+        .await?;
+        insert(&mut *tx, operator).await?;
+        audit::append(&mut *tx, audit).await?;
+        tx.commit().await?;
+        revoked.iter().map(|id| stored_id(id, "token id")).collect()
+    }
+
+    async fn create_owned_token(
+        &self,
+        token: &NewToken,
+        audit: &AuditEvent,
+    ) -> Result<Option<Token>, StoreError> {
+        let (Some(user_id), Some(org_id)) = (&token.user_id, &token.org_id) else {
+            return Ok(None);
+        };
+        let mut tx = E::begin_write(&self.pool).await?;
+        // On PostgreSQL the owners are share-locked until commit, so a concurrent delete
+        // waits and then revokes what this transaction adds.
+        let user: Option<String> = sqlx::query_scalar(if E::SHARE_ROWS {
+            "SELECT id FROM v2_users WHERE id = $1 FOR SHARE"
+        } else {
+            "SELECT id FROM v2_users WHERE id = $1"
+        })
+        .bind(user_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let org: Option<String> = sqlx::query_scalar(if E::SHARE_ROWS {
+            "SELECT id FROM orgs WHERE id = $1 FOR SHARE"
+        } else {
+            "SELECT id FROM orgs WHERE id = $1"
+        })
+        .bind(org_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if user.is_none() || org.is_none() {
+            return Ok(None);
+        }
+        let token = insert(&mut *tx, token).await?;
+        audit::append(&mut *tx, audit).await?;
+        tx.commit().await?;
+        Ok(Some(token))
+    }
+
+    async fn list_owned_tokens(
+        &self,
+        filter: &OwnedTokens<'_>,
+        page: Page<'_>,
+    ) -> Result<Vec<Token>, StoreError> {
+        let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            owned_columns!(),
+            " FROM tokens t LEFT JOIN v2_users u ON u.id = t.user_id \
+             WHERE t.kind = 'database' AND t.revoked_at IS NULL \
+             AND t.user_id IS NOT NULL AND t.org_id IS NOT NULL \
+             AND ($1 IS NULL OR t.user_id = $1) AND ($2 IS NULL OR t.org_id = $2) \
+             AND t.id > $3 ORDER BY t.id LIMIT $4"
+        ))
+        .bind(filter.user_id.map(UserId::as_str))
+        .bind(filter.org_id.map(OrgId::as_str))
+        .bind(page.after.map_or("", TokenId::as_str))
+        .bind(i64::from(page.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Token::try_from).collect()
+    }
+
+    async fn update_owned_token(
+        &self,
+        id: &TokenId,
+        status: Option<Status>,
+        description: Option<&str>,
+        audit: &AuditEvent,
+    ) -> Result<Option<Token>, StoreError> {
+        let mut tx = E::begin_write(&self.pool).await?;
+        let row: Option<TokenRow> = sqlx::query_as(concat!(
+            "UPDATE tokens SET status = COALESCE($2, status), \
+             description = COALESCE($3, description), updated_at = $4 \
+             WHERE id = $1 AND kind = 'database' AND revoked_at IS NULL \
+             AND user_id IS NOT NULL AND org_id IS NOT NULL RETURNING ",
+            columns!()
+        ))
+        .bind(id.as_str())
+        .bind(status.map(Status::as_str))
+        .bind(description)
+        .bind(audit.at)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if row.is_some() {
+            audit::append(&mut *tx, audit).await?;
+        }
+        tx.commit().await?;
+        row.map(Token::try_from).transpose()
+    }
+}
