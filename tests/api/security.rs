@@ -1,11 +1,9 @@
 //! What an attacker observes: each test replays one attack found against the release binary
 //! and asserts the answer it gets now.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Engine, TestDatabase, TestServer, with_wrong_secret};
+use crate::helpers::{Engine, TestDatabase, TestServer, with_wrong_secret};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,8 +1,6 @@
 //! The decision API: `POST /api/v0/authorize`, with IOx semantics.
 
-mod common;
-
-use common::{Engine, TestServer};
+use crate::helpers::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use time::Duration;

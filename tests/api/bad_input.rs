@@ -1,8 +1,6 @@
 //! Every kind of bad input gets a 4xx whose message names the problem, and writes nothing.
 
-mod common;
-
-use common::{Engine, TestServer};
+use crate::helpers::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -1,9 +1,7 @@
 //! The InfluxDB v2 API over raw HTTP: setup, authorizations, users, orgs, me, and what v2
 //! tokens are granted on the data path.
 
-mod common;
-
-use common::{Engine, TestServer};
+use crate::helpers::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

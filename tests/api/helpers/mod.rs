@@ -291,7 +291,6 @@ impl Drop for TestServer {
 }
 
 /// Runs an async test body once per engine, each on its own database.
-#[macro_export]
 macro_rules! on_both_engines {
     ($(async fn $name:ident($arg:ident : $ty:ty) $body:block)*) => {
         $(
@@ -303,12 +302,12 @@ macro_rules! on_both_engines {
 
                 #[tokio::test]
                 async fn on_sqlite() {
-                    case(<$ty as $crate::common::FromEngine>::from_engine($crate::common::Engine::Sqlite).await).await
+                    case(<$ty as $crate::helpers::FromEngine>::from_engine($crate::helpers::Engine::Sqlite).await).await
                 }
 
                 #[tokio::test]
                 async fn on_postgres() {
-                    case(<$ty as $crate::common::FromEngine>::from_engine($crate::common::Engine::Postgres).await).await
+                    case(<$ty as $crate::helpers::FromEngine>::from_engine($crate::helpers::Engine::Postgres).await).await
                 }
             }
         )*

@@ -1,8 +1,6 @@
 //! Manual management tokens, the audit log and the users list, over real HTTP.
 
-mod common;
-
-use common::{Engine, TestDatabase, TestServer};
+use crate::helpers::{Engine, TestDatabase, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tollgate::config::UserConfig;

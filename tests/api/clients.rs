@@ -1,12 +1,10 @@
 //! Compatibility with real clients: the official InfluxDB v2 Python client (pinned, installed
 //! by scripts/python-clients) and the documentation's curl + jq recipe, run as written.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Output;
 
-use common::TestServer;
+use crate::helpers::TestServer;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::process::Command;

@@ -1,10 +1,8 @@
 //! `/api/openapi.json` is generated from the route registrations; this keeps it honest.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{Engine, TestServer};
+use crate::helpers::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 

@@ -1,11 +1,9 @@
 //! What a new user meets in the first hour: readiness that does not wait for an identity
 //! provider, the Cloud Dedicated paths, the audit log newest first, and one time format per API.
 
-mod common;
-
+use crate::helpers::{Engine, TestDatabase, TestServer};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Engine, TestDatabase, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tollgate::config::IssuerConfig;

@@ -1,8 +1,6 @@
 //! The Clustered-shaped management API for database tokens, over real HTTP.
 
-mod common;
-
-use common::{Engine, TestServer};
+use crate::helpers::{Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -228,7 +226,7 @@ async fn the_store_going_away_turns_into_503_with_retry_after_not_a_4xx() {
         .create_token(json!([{"action": "read", "resource": "db"}]))
         .await;
     // Terminate every connection of this test's database and forbid new ones.
-    let admin = common::pg_admin_url();
+    let admin = crate::helpers::pg_admin_url();
     let name = server
         .db
         .url
@@ -290,7 +288,7 @@ async fn the_store_going_away_turns_into_503_with_retry_after_not_a_4xx() {
 
 #[tokio::test]
 async fn a_saturated_hashing_pool_answers_503_with_retry_after_instead_of_queueing() {
-    let db = common::TestDatabase::new(Engine::Sqlite).await;
+    let db = crate::helpers::TestDatabase::new(Engine::Sqlite).await;
     // One hashing thread and no queue: concurrent management checks (about 16 ms of argon2
     // each at the OWASP setting) cannot all be admitted.
     let server = TestServer::start_with(db, |config| {

@@ -1,9 +1,7 @@
 //! Management calls authenticated by identity-provider JWTs, against a real local provider.
 
-mod common;
-
-use common::idp::{Idp, SigningKey};
-use common::{Engine, TestDatabase, TestServer};
+use crate::helpers::idp::{Idp, SigningKey};
+use crate::helpers::{Engine, TestDatabase, TestServer};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
