@@ -1,6 +1,6 @@
-//! The integration tests, one binary: each module was once a test binary of its own, and
-//! `helpers` is the harness they share. Tests run as threads of one process, in parallel, so
-//! none may change process-wide state (environment, current directory, fixed ports or paths).
+//! All integration tests in one binary, linked once; `helpers` is their shared harness. Tests
+//! run as threads of one process, in parallel, so none may change process-wide state
+//! (environment, current directory) or rely on a fixed port or file path.
 
 #[macro_use]
 mod helpers;
