@@ -1,11 +1,9 @@
 //! What a new user meets in the first hour: readiness that does not wait for an identity
 //! provider, the Cloud Dedicated paths, the audit log newest first, and one time format per API.
 
-mod common;
-
+use crate::helpers::{Credential, Engine, TestDatabase, TestServer};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Engine, TestDatabase, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tollgate::config::IssuerConfig;
@@ -42,7 +40,9 @@ fn jwt_from(issuer: &str) -> String {
 #[tokio::test]
 async fn an_unreachable_identity_provider_leaves_the_server_ready_and_only_jwts_waiting() {
     let server = with_unreachable_provider().await;
-    let (status, ready) = server.call(Method::GET, "/ready", None, None).await;
+    let (status, _, ready) = server
+        .request(Method::GET, "/ready", Credential::Anonymous, None)
+        .await;
     assert_eq!(
         (status, ready["status"].clone()),
         (StatusCode::OK, json!("ready"))
@@ -74,31 +74,41 @@ async fn an_unreachable_identity_provider_leaves_the_server_ready_and_only_jwts_
         )
         .await;
     assert_eq!(decision["valid"], true);
-    let (status, manual) = server
-        .op(
+    let (status, _, manual) = server
+        .request(
             Method::POST,
             "/api/v0/management-tokens",
+            Credential::Operator,
             Some(json!({"description": "ci"})),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = server
-        .call(
+    let (status, _, _) = server
+        .request(
             Method::GET,
             "/api/v0/tokens",
-            manual["accessToken"].as_str(),
+            Credential::Bearer(manual["accessToken"].as_str().unwrap()),
             None,
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let admin = server.onboard_as(Some(&server.operator_token)).await;
+    let admin = server
+        .onboard_as(Credential::Token(&server.operator_token))
+        .await;
     let (status, _, _) = server
-        .v2(Method::GET, "/api/v2/me", Some(&admin.token), None)
+        .request(
+            Method::GET,
+            "/api/v2/me",
+            Credential::Token(&admin.token),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
 
     // The operator sees why, per check.
-    let (status, verbose) = server.call(Method::GET, "/ready?verbose", None, None).await;
+    let (status, _, verbose) = server
+        .request(Method::GET, "/ready?verbose", Credential::Anonymous, None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let checks = verbose["checks"].as_array().unwrap();
     let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
@@ -119,8 +129,8 @@ async fn an_unreachable_identity_provider_leaves_the_server_ready_and_only_jwts_
 on_both_engines! {
     async fn the_cloud_dedicated_token_paths_serve_the_same_tokens_with_account_and_cluster(server: TestServer) {
         let base = "/api/v0/accounts/11111111-2222-3333-4444-555555555555/clusters/c-1/tokens";
-        let (status, created) = server
-            .op(Method::POST, base, Some(json!({"description": "dedicated", "permissions": [{"action": "read", "resource": "db1"}], "expirationType": "noExpiration"})))
+        let (status, _, created) = server
+            .request(Method::POST, base, Credential::Operator, Some(json!({"description": "dedicated", "permissions": [{"action": "read", "resource": "db1"}], "expirationType": "noExpiration"})))
             .await;
         assert_eq!(status, StatusCode::OK, "{created}");
         assert_eq!(created["accountId"], "11111111-2222-3333-4444-555555555555");
@@ -128,7 +138,7 @@ on_both_engines! {
         let id = created["id"].as_str().unwrap();
         assert!(created["accessToken"].as_str().unwrap().starts_with("apiv1_"));
 
-        let (status, listed) = server.op(Method::GET, base, None).await;
+        let (status, _, listed) = server.request(Method::GET, base, Credential::Operator, None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(listed[0]["id"], id);
         assert_eq!(listed[0]["clusterId"], "c-1");
@@ -142,18 +152,18 @@ on_both_engines! {
             .unwrap();
         let link = page.headers()["link"].to_str().unwrap().to_owned();
         assert!(link.starts_with(&format!("<{base}?limit=1&after=")), "paging stays on the path: {link}");
-        let (_, plain) = server.op(Method::GET, &format!("/api/v0/tokens/{id}"), None).await;
+        let (_, _, plain) = server.request(Method::GET, &format!("/api/v0/tokens/{id}"), Credential::Operator, None).await;
         assert!(plain.get("accountId").is_none(), "the plain path keeps its own shape");
 
         let one = format!("{base}/{id}");
-        let (status, patched) = server.op(Method::PATCH, &one, Some(json!({"description": "renamed"}))).await;
+        let (status, _, patched) = server.request(Method::PATCH, &one, Credential::Operator, Some(json!({"description": "renamed"}))).await;
         assert_eq!((status, patched["description"].clone(), patched["accountId"].clone()),
             (StatusCode::OK, json!("renamed"), json!("11111111-2222-3333-4444-555555555555")));
-        let (status, _) = server.op(Method::DELETE, &one, None).await;
+        let (status, _, _) = server.request(Method::DELETE, &one, Credential::Operator, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, _) = server.op(Method::GET, &one, None).await;
+        let (status, _, _) = server.request(Method::GET, &one, Credential::Operator, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, _) = server.call(Method::GET, base, None, None).await;
+        let (status, _, _) = server.request(Method::GET, base, Credential::Anonymous, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 
@@ -174,9 +184,9 @@ on_both_engines! {
         assert!(ids[0] > ids[1], "{ids:?}");
         assert_eq!(newest[0]["action"], "token.create");
         assert!(link.contains("order=desc") && link.contains(&format!("after={}", ids[1])), "{link}");
-        let (_, oldest) = server.op(Method::GET, "/api/v0/audit?limit=1", None).await;
+        let (_, _, oldest) = server.request(Method::GET, "/api/v0/audit?limit=1", Credential::Operator, None).await;
         assert_eq!(oldest[0]["action"], "operator_token.bootstrap");
-        let (status, body) = server.op(Method::GET, "/api/v0/audit?order=sideways", None).await;
+        let (status, _, body) = server.request(Method::GET, "/api/v0/audit?order=sideways", Credential::Operator, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(body["message"].as_str().unwrap().contains("order"), "{body}");
     }
@@ -190,10 +200,11 @@ async fn configured_account_and_cluster_ids_are_checked() {
         config.cluster_id = Some("clus".to_owned());
     })
     .await;
-    let (status, _) = server
-        .op(
+    let (status, _, _) = server
+        .request(
             Method::GET,
             "/api/v0/accounts/acct/clusters/clus/tokens",
+            Credential::Operator,
             None,
         )
         .await;
@@ -202,13 +213,16 @@ async fn configured_account_and_cluster_ids_are_checked() {
         "/api/v0/accounts/other/clusters/clus/tokens",
         "/api/v0/accounts/acct/clusters/other/tokens",
     ] {
-        let (status, body) = server.op(Method::GET, path, None).await;
+        let (status, _, body) = server
+            .request(Method::GET, path, Credential::Operator, None)
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
     }
-    let (status, body) = server
-        .op(
+    let (status, _, body) = server
+        .request(
             Method::GET,
             "/api/v0/accounts/a%20b/clusters/clus/tokens",
+            Credential::Operator,
             None,
         )
         .await;
@@ -251,10 +265,11 @@ async fn each_api_prints_instants_with_one_precision_as_its_reference_product_do
         .await;
     let v2_at = created["createdAt"].as_str().unwrap();
     assert!(is_go_rfc3339_nano(v2_at), "{v2_at}");
-    let (_, v0) = server
-        .op(
+    let (_, _, v0) = server
+        .request(
             Method::GET,
             &format!("/api/v0/tokens/{}", created["id"].as_str().unwrap()),
+            Credential::Operator,
             None,
         )
         .await;
@@ -264,15 +279,20 @@ async fn each_api_prints_instants_with_one_precision_as_its_reference_product_do
     assert_eq!(&v0_at[..19], &v2_at[..19]);
     let v2_millis = v2_at[19..].trim_end_matches('Z').trim_start_matches('.');
     assert_eq!(&v0_at[20..23], format!("{v2_millis:0<3}")[..3].to_owned());
-    let (_, log) = server
-        .op(Method::GET, "/api/v0/audit?order=desc&limit=1", None)
+    let (_, _, log) = server
+        .request(
+            Method::GET,
+            "/api/v0/audit?order=desc&limit=1",
+            Credential::Operator,
+            None,
+        )
         .await;
     assert!(is_clustered_instant(log[0]["at"].as_str().unwrap()));
     let (_, _, org) = server
-        .v2(
+        .request(
             Method::GET,
             &format!("/api/v2/orgs/{}", admin.org_id),
-            Some(&admin.token),
+            Credential::Token(&admin.token),
             None,
         )
         .await;
@@ -282,14 +302,21 @@ async fn each_api_prints_instants_with_one_precision_as_its_reference_product_do
 #[tokio::test]
 async fn a_path_segment_that_is_not_utf8_gets_each_apis_json_error() {
     let server = TestServer::start(Engine::Sqlite).await;
-    let (status, body) = server.op(Method::GET, "/api/v0/tokens/%FF", None).await;
+    let (status, _, body) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens/%FF",
+            Credential::Operator,
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["code"], 400, "{body}");
     let (status, code, body) = server
-        .v2(
+        .request(
             Method::GET,
             "/api/v2/users/%FF",
-            Some(&server.operator_token),
+            Credential::Token(&server.operator_token),
             None,
         )
         .await;

@@ -1,6 +1,5 @@
 //! Test harness: the real server on port 0 over a fresh SQLite file or a fresh PostgreSQL
 //! database, and small HTTP helpers. Nothing is shared between tests.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,7 +9,6 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tollgate::App;
 use tollgate::config::{Config, DatabaseUrl};
 use tollgate::store::{PoolOptions, Store};
@@ -18,7 +16,7 @@ use tollgate::store::{PoolOptions, Store};
 pub mod idp;
 pub mod v2;
 
-pub const PG_ENV: &str = "TOLLGATE_TEST_DATABASE_URL";
+const PG_ENV: &str = "TOLLGATE_TEST_DATABASE_URL";
 const PG_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +37,7 @@ pub fn pg_admin_url() -> String {
 }
 
 /// `url` with its database name replaced by `name`.
-pub fn with_database(url: &str, name: &str) -> String {
+fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
@@ -136,19 +134,32 @@ impl Drop for TestDatabase {
     }
 }
 
-pub fn rand_u64() -> u64 {
+fn rand_u64() -> u64 {
     let mut bytes = [0u8; 8];
     tollgate::token::format::os_random(&mut bytes).expect("random");
     u64::from_le_bytes(bytes)
 }
 
-pub fn test_config(db: &TestDatabase) -> Config {
+fn test_config(db: &TestDatabase) -> Config {
     Config {
         database_url: db.url.clone(),
         data_dir: db.dir.path().to_path_buf(),
         database_max_connections: 4,
         ..Config::default()
     }
+}
+
+/// How a request authenticates: the header a client of each API would send.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    /// No `Authorization` header.
+    Anonymous,
+    /// `Authorization: Bearer <token>`, as management clients and JWT holders send it.
+    Bearer(&'a str),
+    /// `Authorization: Token <token>`, as InfluxDB v2 clients send it.
+    Token(&'a str),
+    /// The server's operator token, as `Bearer`.
+    Operator,
 }
 
 /// The real server, in this process, on an ephemeral port.
@@ -158,7 +169,6 @@ pub struct TestServer {
     pub operator_token: String,
     pub db: TestDatabase,
     shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<()>>,
 }
 
 impl TestServer {
@@ -178,7 +188,7 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
+        tokio::spawn(async move {
             app.serve(listener, async move {
                 let _ = rx.await;
             })
@@ -191,7 +201,6 @@ impl TestServer {
             operator_token,
             db,
             shutdown: Some(tx),
-            handle: Some(handle),
         }
     }
 
@@ -199,61 +208,50 @@ impl TestServer {
         self.db.dir.path().to_path_buf()
     }
 
-    /// Stops the server and waits for it to finish.
-    pub async fn stop(mut self) -> TestDatabase {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            handle.await.expect("server task");
-        }
-        std::mem::replace(
-            &mut self.db,
-            TestDatabase {
-                url: DatabaseUrl::new(""),
-                dir: tempfile::tempdir().expect("temp"),
-                pg_name: None,
-            },
-        )
-    }
-
-    /// Sends a request; `token` goes in `Authorization: Bearer`.
-    pub async fn call(
+    /// Sends a request to either API; returns the status, the v2 API's
+    /// `X-Platform-Error-Code` header and the body (JSON, else its text, `null` when empty).
+    pub async fn request(
         &self,
         method: Method,
         path: &str,
-        token: Option<&str>,
+        credential: Credential<'_>,
         body: Option<Value>,
-    ) -> (StatusCode, Value) {
+    ) -> (StatusCode, Option<String>, Value) {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.header("Authorization", format!("Bearer {token}"));
+        let authorization = match credential {
+            Credential::Anonymous => None,
+            Credential::Bearer(token) => Some(format!("Bearer {token}")),
+            Credential::Token(token) => Some(format!("Token {token}")),
+            Credential::Operator => Some(format!("Bearer {}", self.operator_token)),
+        };
+        if let Some(authorization) = authorization {
+            request = request.header("Authorization", authorization);
         }
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response = request.send().await.expect("request");
         let status = response.status();
+        let code = response
+            .headers()
+            .get("x-platform-error-code")
+            .map(|v| v.to_str().expect("header").to_owned());
         let text = response.text().await.expect("body");
         let value = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        (status, value)
-    }
-
-    pub async fn op(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let token = self.operator_token.clone();
-        self.call(method, path, Some(&token), body).await
+        (status, code, value)
     }
 
     /// Creates a database token as the operator; returns (id, plain token).
     pub async fn create_token(&self, permissions: Value) -> (String, String) {
-        let (status, body) = self
-            .op(
+        let (status, _, body) = self
+            .request(
                 Method::POST,
                 "/api/v0/tokens",
+                Credential::Operator,
                 Some(json!({"description": "test token", "permissions": permissions})),
             )
             .await;
@@ -269,11 +267,11 @@ impl TestServer {
 
     /// Asks the decision API; returns the response body.
     pub async fn authorize(&self, token: &str, permissions: Value) -> Value {
-        let (status, body) = self
-            .call(
+        let (status, _, body) = self
+            .request(
                 Method::POST,
                 "/api/v0/authorize",
-                None,
+                Credential::Anonymous,
                 Some(json!({"token": token, "permissions": permissions})),
             )
             .await;
@@ -290,25 +288,24 @@ impl Drop for TestServer {
     }
 }
 
-/// Runs an async test body once per engine, each on its own database.
-#[macro_export]
+/// Runs an async test body once per engine, each on its own database. `main.rs` declares this
+/// module first, with `#[macro_use]`, so every test module sees the macro.
 macro_rules! on_both_engines {
     ($(async fn $name:ident($arg:ident : $ty:ty) $body:block)*) => {
         $(
             mod $name {
-                #[allow(unused_imports)]
                 use super::*;
 
                 async fn case($arg: $ty) $body
 
                 #[tokio::test]
                 async fn on_sqlite() {
-                    case(<$ty as $crate::common::FromEngine>::from_engine($crate::common::Engine::Sqlite).await).await
+                    case(<$ty as $crate::helpers::FromEngine>::from_engine($crate::helpers::Engine::Sqlite).await).await
                 }
 
                 #[tokio::test]
                 async fn on_postgres() {
-                    case(<$ty as $crate::common::FromEngine>::from_engine($crate::common::Engine::Postgres).await).await
+                    case(<$ty as $crate::helpers::FromEngine>::from_engine($crate::helpers::Engine::Postgres).await).await
                 }
             }
         )*
@@ -373,7 +370,14 @@ impl TestServer {
 
     /// How many audit entries there are.
     pub async fn audit_len(&self) -> usize {
-        let (status, page) = self.op(Method::GET, "/api/v0/audit?limit=1000", None).await;
+        let (status, _, page) = self
+            .request(
+                Method::GET,
+                "/api/v0/audit?limit=1000",
+                Credential::Operator,
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{page}");
         page.as_array().expect("entries").len()
     }

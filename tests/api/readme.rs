@@ -1,8 +1,6 @@
 //! The README's curl walkthrough, run as written against a real server.
 
-mod common;
-
-use common::{Engine, TestDatabase, TestServer};
+use crate::helpers::{Engine, TestDatabase, TestServer};
 
 fn walkthrough() -> String {
     section("## Walkthrough with curl")
@@ -23,7 +21,7 @@ fn assert_no_secret_files_left(dir: &std::path::Path) {
 }
 
 fn section(heading: &str) -> String {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let section = readme
         .split(heading)
         .nth(1)
@@ -115,7 +113,7 @@ async fn the_readme_v2_walkthrough_after_the_first_one_sets_up_grants_sensors_on
 #[test]
 fn every_file_the_readme_names_is_in_the_repository() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let mut named = Vec::new();
     // Markdown links to local files, and backticked paths under the project's folders.
     for (start, _) in readme.match_indices("](") {
@@ -155,6 +153,6 @@ fn every_file_the_readme_names_is_in_the_repository() {
     for file in ["LICENSE", "LICENSE-MIT", "LICENSE-APACHE", "CHANGELOG.md"] {
         assert!(root.join(file).is_file(), "{file}");
     }
-    let manifest = include_str!("../Cargo.toml");
+    let manifest = include_str!("../../Cargo.toml");
     assert!(manifest.contains("license = \"MIT OR Apache-2.0\""));
 }

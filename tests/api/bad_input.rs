@@ -1,8 +1,6 @@
 //! Every kind of bad input gets a 4xx whose message names the problem, and writes nothing.
 
-mod common;
-
-use common::{Engine, TestServer};
+use crate::helpers::{Credential, Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -384,8 +382,13 @@ async fn each_bad_input_gets_a_4xx_naming_the_problem_and_nothing_is_written() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 
     // Nothing was written: only the one good token exists, unchanged.
-    let (_, all) = server
-        .op(Method::GET, "/api/v0/tokens?include_revoked=true", None)
+    let (_, _, all) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens?include_revoked=true",
+            Credential::Operator,
+            None,
+        )
         .await;
     assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
     assert_eq!(all[0]["description"], "test token");
@@ -405,13 +408,18 @@ async fn boundary_values_are_accepted() {
         json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}], "expiresAt": null, "expirationType": "noExpiration"}),
         json!({"description": "d", "permissions": [{"action": "write", "resource": "*"}], "expiresAt": "2099-01-01T00:00:00+05:30", "expirationType": "datetime"}),
     ] {
-        let (status, created) = server
-            .op(Method::POST, "/api/v0/tokens", Some(body.clone()))
+        let (status, _, created) = server
+            .request(
+                Method::POST,
+                "/api/v0/tokens",
+                Credential::Operator,
+                Some(body.clone()),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body} -> {created}");
     }
-    let (_, created) = server
-        .op(Method::POST, "/api/v0/tokens", Some(json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}], "expiresAt": "2099-12-31T23:59:59-0500"})))
+    let (_, _, created) = server
+        .request(Method::POST, "/api/v0/tokens", Credential::Operator, Some(json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}], "expiresAt": "2099-12-31T23:59:59-0500"})))
         .await;
     assert_eq!(created["expiresAt"], "2100-01-01T04:59:59.000Z");
 }

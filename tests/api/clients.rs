@@ -1,12 +1,10 @@
 //! Compatibility with real clients: the official InfluxDB v2 Python client (pinned, installed
 //! by scripts/python-clients) and the documentation's curl + jq recipe, run as written.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Output;
 
-use common::TestServer;
+use crate::helpers::{Credential, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::process::Command;
@@ -95,9 +93,9 @@ on_both_engines! {
         assert!(token.starts_with("apiv1_"), "{token}");
         assert_eq!(server.granted(&token, "read", DATABASES).await, DATABASES);
         assert!(server.granted(&token, "write", DATABASES).await.is_empty());
-        let (status, _, body) = server.v2(Method::POST, "/api/v2/users", Some(&token), Some(json!({"name": "x"}))).await;
+        let (status, _, body) = server.request(Method::POST, "/api/v2/users", Credential::Token(&token), Some(json!({"name": "x"}))).await;
         assert_eq!((status, body["message"].clone()), (StatusCode::UNAUTHORIZED, json!("write:users is unauthorized")));
-        let (_, _, found) = server.v2(Method::GET, "/api/v2/users?name=iot_user_1", Some(&admin.token), None).await;
+        let (_, _, found) = server.request(Method::GET, "/api/v2/users?name=iot_user_1", Credential::Token(&admin.token), None).await;
         let user_id = found["users"][0]["id"].as_str().expect("the recipe created its user").to_owned();
 
         // The same recipe naming a bucket: the token reads that bucket and no other. The user
@@ -108,7 +106,7 @@ on_both_engines! {
         assert_eq!(server.granted(&token, "read", DATABASES).await, ["sensors"]);
         assert!(server.granted(&token, "write", DATABASES).await.is_empty());
         let (_, _, owned) = server
-            .v2(Method::GET, &format!("/api/v2/authorizations?userID={user_id}"), Some(&admin.token), None)
+            .request(Method::GET, &format!("/api/v2/authorizations?userID={user_id}"), Credential::Token(&admin.token), None)
             .await;
         assert_eq!(owned["authorizations"].as_array().unwrap().len(), 2);
         assert!(owned["authorizations"].as_array().unwrap().iter().all(|a| a["description"] == "iot_user_1"));

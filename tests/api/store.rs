@@ -1,8 +1,6 @@
 //! The storage suite: every case runs on SQLite and on PostgreSQL, each on a fresh database.
 
-mod common;
-
-use common::StoreCase;
+use crate::helpers::StoreCase;
 use time::{Duration, OffsetDateTime};
 use tollgate::audit::{AuditAction, AuditEvent, Origin};
 use tollgate::identity::{Group, User};

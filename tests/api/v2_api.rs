@@ -1,9 +1,7 @@
 //! The InfluxDB v2 API over raw HTTP: setup, authorizations, users, orgs, me, and what v2
 //! tokens are granted on the data path.
 
-mod common;
-
-use common::{Engine, TestServer};
+use crate::helpers::{Credential, Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -11,11 +9,11 @@ const DATABASES: &[&str] = &["sensors", "other"];
 
 on_both_engines! {
     async fn setup_runs_once_and_returns_an_operator_authorization_owned_by_the_first_user(server: TestServer) {
-        let (status, _, allowed) = server.v2(Method::GET, "/api/v2/setup", None, None).await;
+        let (status, _, allowed) = server.request(Method::GET, "/api/v2/setup", Credential::Anonymous, None).await;
         assert_eq!((status, allowed), (StatusCode::OK, json!({"allowed": true})));
 
         let (status, _, body) = server
-            .v2(Method::POST, "/api/v2/setup", None, Some(json!({
+            .request(Method::POST, "/api/v2/setup", Credential::Anonymous, Some(json!({
                 "username": "admin", "org": "my-org", "bucket": "sensors",
                 "password": "secret-password", "retentionPeriodSeconds": 0
             })))
@@ -34,10 +32,10 @@ on_both_engines! {
         assert!(permissions.iter().all(|p| p["resource"].get("orgID").is_none()));
         assert!(permissions.iter().all(|p| p["resource"]["type"] != "instance"));
 
-        let (_, _, allowed) = server.v2(Method::GET, "/api/v2/setup", None, None).await;
+        let (_, _, allowed) = server.request(Method::GET, "/api/v2/setup", Credential::Anonymous, None).await;
         assert_eq!(allowed, json!({"allowed": false}));
         let (status, code, again) = server
-            .v2(Method::POST, "/api/v2/setup", None, Some(json!({"username": "x", "org": "y"})))
+            .request(Method::POST, "/api/v2/setup", Credential::Anonymous, Some(json!({"username": "x", "org": "y"})))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(code.as_deref(), Some("conflict"));
@@ -45,7 +43,7 @@ on_both_engines! {
 
         // The setup token administers the v2 API and writes every database.
         let token = auth["token"].as_str().unwrap();
-        let (status, _, me) = server.v2(Method::GET, "/api/v2/me", Some(token), None).await;
+        let (status, _, me) = server.request(Method::GET, "/api/v2/me", Credential::Token(token), None).await;
         assert_eq!((status, me["name"].clone()), (StatusCode::OK, json!("admin")));
         assert_eq!(server.granted(token, "write", DATABASES).await, DATABASES);
     }
@@ -71,28 +69,28 @@ on_both_engines! {
         assert!(server.granted(token, "read", DATABASES).await.is_empty(), "write does not imply read");
 
         let path = format!("/api/v2/authorizations/{id}");
-        let (status, _, fetched) = server.v2(Method::GET, &path, Some(&admin.token), None).await;
+        let (status, _, fetched) = server.request(Method::GET, &path, Credential::Token(&admin.token), None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(fetched["token"], "", "only a hash is stored");
 
         let (status, _, patched) = server
-            .v2(Method::PATCH, &path, Some(&admin.token), Some(json!({"status": "inactive"})))
+            .request(Method::PATCH, &path, Credential::Token(&admin.token), Some(json!({"status": "inactive"})))
             .await;
         assert_eq!((status, patched["status"].clone()), (StatusCode::OK, json!("inactive")));
         assert!(server.granted(token, "write", DATABASES).await.is_empty());
-        let (status, _, body) = server.v2(Method::GET, "/api/v2/me", Some(token), None).await;
+        let (status, _, body) = server.request(Method::GET, "/api/v2/me", Credential::Token(token), None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body, json!({"code": "unauthorized", "message": "token is inactive"}));
 
-        server.v2(Method::PATCH, &path, Some(&admin.token), Some(json!({"status": "active"}))).await;
+        server.request(Method::PATCH, &path, Credential::Token(&admin.token), Some(json!({"status": "active"}))).await;
         assert_eq!(server.granted(token, "write", DATABASES).await, ["sensors"]);
 
         let (status, _, _) = server
-            .v2(Method::DELETE, &format!("/api/v2/users/{user}"), Some(&admin.token), None)
+            .request(Method::DELETE, &format!("/api/v2/users/{user}"), Credential::Token(&admin.token), None)
             .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert!(server.granted(token, "write", DATABASES).await.is_empty());
-        let (status, _, body) = server.v2(Method::GET, &path, Some(&admin.token), None).await;
+        let (status, _, body) = server.request(Method::GET, &path, Credential::Token(&admin.token), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(body["message"], "authorization not found");
     }
@@ -108,21 +106,21 @@ on_both_engines! {
             .await;
         let token = created["token"].as_str().unwrap();
         let user_path = format!("/api/v2/users/{user}");
-        server.v2(Method::PATCH, &user_path, Some(&admin.token), Some(json!({"status": "inactive"}))).await;
+        server.request(Method::PATCH, &user_path, Credential::Token(&admin.token), Some(json!({"status": "inactive"}))).await;
         assert!(server.granted(token, "read", DATABASES).await.is_empty());
-        let (status, code, body) = server.v2(Method::GET, "/api/v2/me", Some(token), None).await;
+        let (status, code, body) = server.request(Method::GET, "/api/v2/me", Credential::Token(token), None).await;
         assert_eq!((status, code.as_deref()), (StatusCode::FORBIDDEN, Some("forbidden")));
         assert_eq!(body["message"], "User is inactive");
-        server.v2(Method::PATCH, &user_path, Some(&admin.token), Some(json!({"status": "active"}))).await;
+        server.request(Method::PATCH, &user_path, Credential::Token(&admin.token), Some(json!({"status": "active"}))).await;
         assert_eq!(server.granted(token, "read", DATABASES).await, DATABASES);
-        let (status, _, me) = server.v2(Method::GET, "/api/v2/me", Some(token), None).await;
+        let (status, _, me) = server.request(Method::GET, "/api/v2/me", Credential::Token(token), None).await;
         assert_eq!((status, me["id"].clone()), (StatusCode::OK, json!(user)));
     }
 
     async fn deleting_an_org_stops_the_authorizations_in_it(server: TestServer) {
         let admin = server.onboard().await;
         let (status, _, org) = server
-            .v2(Method::POST, "/api/v2/orgs", Some(&admin.token), Some(json!({"name": "second", "description": "d"})))
+            .request(Method::POST, "/api/v2/orgs", Credential::Token(&admin.token), Some(json!({"name": "second", "description": "d"})))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{org}");
         let org_id = org["id"].as_str().unwrap();
@@ -131,10 +129,10 @@ on_both_engines! {
             .await;
         let token = created["token"].as_str().unwrap();
         assert_eq!(server.granted_in(token, "read", DATABASES, Some(org_id)).await, DATABASES);
-        let (status, _, _) = server.v2(Method::DELETE, &format!("/api/v2/orgs/{org_id}"), Some(&admin.token), None).await;
+        let (status, _, _) = server.request(Method::DELETE, &format!("/api/v2/orgs/{org_id}"), Credential::Token(&admin.token), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert!(server.granted_in(token, "read", DATABASES, Some(org_id)).await.is_empty());
-        let (status, _, body) = server.v2(Method::GET, &format!("/api/v2/orgs/{org_id}"), Some(&admin.token), None).await;
+        let (status, _, body) = server.request(Method::GET, &format!("/api/v2/orgs/{org_id}"), Credential::Token(&admin.token), None).await;
         assert_eq!((status, body["message"].clone()), (StatusCode::NOT_FOUND, json!("organization not found")));
     }
 }
@@ -191,10 +189,10 @@ async fn each_post_authorization_failure_gets_influxdbs_status_code_and_message_
     ]))
     .await;
     let (status, _, count_before) = server
-        .v2(
+        .request(
             Method::GET,
             "/api/v2/authorizations",
-            Some(&admin.token),
+            Credential::Token(&admin.token),
             None,
         )
         .await;
@@ -467,10 +465,10 @@ async fn each_post_authorization_failure_gets_influxdbs_status_code_and_message_
         }
     }
     let (_, _, count_after) = server
-        .v2(
+        .request(
             Method::GET,
             "/api/v2/authorizations",
-            Some(&admin.token),
+            Credential::Token(&admin.token),
             None,
         )
         .await;
@@ -481,10 +479,10 @@ async fn each_post_authorization_failure_gets_influxdbs_status_code_and_message_
 
     // The delegate may hand on what it holds, and the new token is its own user's by default.
     let (status, _, created) = server
-        .v2(
+        .request(
             Method::POST,
             "/api/v2/authorizations",
-            Some(&delegate),
+            Credential::Token(&delegate),
             Some(json!({"orgID": org, "permissions": read_buckets})),
         )
         .await;
@@ -527,7 +525,11 @@ async fn lists_filter_by_user_and_org_and_show_each_caller_only_what_it_may_read
         let path = format!("/api/v2/authorizations{query}");
         let token = token.to_owned();
         let server = &server;
-        async move { server.v2(Method::GET, &path, Some(&token), None).await }
+        async move {
+            server
+                .request(Method::GET, &path, Credential::Token(&token), None)
+                .await
+        }
     };
     let (status, _, all) = list("", &admin.token).await;
     assert_eq!(status, StatusCode::OK);
@@ -593,10 +595,10 @@ async fn lists_filter_by_user_and_org_and_show_each_caller_only_what_it_may_read
         .find(|id| id != own["id"].as_str().unwrap())
         .unwrap();
     let (status, _, body) = server
-        .v2(
+        .request(
             Method::GET,
             &format!("/api/v2/authorizations/{setup_id}"),
-            Some(iot_token),
+            Credential::Token(iot_token),
             None,
         )
         .await;
@@ -673,7 +675,12 @@ async fn get_patch_and_delete_answer_like_influxdb() {
     whole["permissions"] = json!([]);
     whole["orgID"] = json!("00000000000000ff");
     let (status, _, patched) = server
-        .v2(Method::PATCH, &path, Some(&admin.token), Some(whole))
+        .request(
+            Method::PATCH,
+            &path,
+            Credential::Token(&admin.token),
+            Some(whole),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!(patched["description"], "renamed");
@@ -681,10 +688,10 @@ async fn get_patch_and_delete_answer_like_influxdb() {
     assert_eq!(patched["orgID"], created["orgID"]);
     assert_eq!(patched["token"], "");
     let (status, code, body) = server
-        .v2(
+        .request(
             Method::PATCH,
             &path,
-            Some(&admin.token),
+            Credential::Token(&admin.token),
             Some(json!({"status": "paused"})),
         )
         .await;
@@ -721,10 +728,10 @@ async fn get_patch_and_delete_answer_like_influxdb() {
     ] {
         let body = (method == Method::PATCH).then(|| json!({"description": "x"}));
         let (got, _, answer) = server
-            .v2(
+            .request(
                 method.clone(),
                 &format!("/api/v2/authorizations/{bad}"),
-                Some(&admin.token),
+                Credential::Token(&admin.token),
                 body,
             )
             .await;
@@ -733,15 +740,15 @@ async fn get_patch_and_delete_answer_like_influxdb() {
     }
 
     let (status, _, body) = server
-        .v2(Method::DELETE, &path, Some(&admin.token), None)
+        .request(Method::DELETE, &path, Credential::Token(&admin.token), None)
         .await;
     assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
     let (status, _, _) = server
-        .v2(Method::GET, &path, Some(&admin.token), None)
+        .request(Method::GET, &path, Credential::Token(&admin.token), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _, _) = server
-        .v2(Method::DELETE, &path, Some(&admin.token), None)
+        .request(Method::DELETE, &path, Credential::Token(&admin.token), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -750,9 +757,9 @@ async fn get_patch_and_delete_answer_like_influxdb() {
 async fn users_orgs_and_me_answer_like_influxdb() {
     let server = TestServer::start(Engine::Sqlite).await;
     let admin = server.onboard().await;
-    let t = Some(admin.token.as_str());
+    let t = Credential::Token(&admin.token);
     let (status, _, body) = server
-        .v2(
+        .request(
             Method::POST,
             "/api/v2/users",
             t,
@@ -769,7 +776,7 @@ async fn users_orgs_and_me_answer_like_influxdb() {
     let iot = server.v2_user(&admin.token, "iot").await;
 
     let (status, code, body) = server
-        .v2(
+        .request(
             Method::POST,
             "/api/v2/users",
             t,
@@ -782,7 +789,7 @@ async fn users_orgs_and_me_answer_like_influxdb() {
     );
     assert_eq!(body["message"], "user with name iot already exists");
     let (status, _, found) = server
-        .v2(Method::GET, "/api/v2/users?name=iot", t, None)
+        .request(Method::GET, "/api/v2/users?name=iot", t, None)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -792,7 +799,7 @@ async fn users_orgs_and_me_answer_like_influxdb() {
         ]})
     );
     let (status, _, body) = server
-        .v2(Method::GET, "/api/v2/users?name=ghost", t, None)
+        .request(Method::GET, "/api/v2/users?name=ghost", t, None)
         .await;
     assert_eq!(
         (status, body),
@@ -801,16 +808,16 @@ async fn users_orgs_and_me_answer_like_influxdb() {
             json!({"code": "not found", "message": "user not found"})
         )
     );
-    let (_, _, all) = server.v2(Method::GET, "/api/v2/users", t, None).await;
+    let (_, _, all) = server.request(Method::GET, "/api/v2/users", t, None).await;
     assert_eq!(all["users"].as_array().unwrap().len(), 2);
     let (_, _, one) = server
-        .v2(Method::GET, "/api/v2/users?limit=1", t, None)
+        .request(Method::GET, "/api/v2/users?limit=1", t, None)
         .await;
     assert_eq!(one["users"].as_array().unwrap().len(), 1);
 
     let path = format!("/api/v2/users/{iot}");
     let (status, _, renamed) = server
-        .v2(
+        .request(
             Method::PATCH,
             &path,
             t,
@@ -821,7 +828,7 @@ async fn users_orgs_and_me_answer_like_influxdb() {
         (status, renamed["name"].clone()),
         (StatusCode::OK, json!("iot-2"))
     );
-    let (status, _, got) = server.v2(Method::GET, &path, t, None).await;
+    let (status, _, got) = server.request(Method::GET, &path, t, None).await;
     assert_eq!(
         (status, got["name"].clone()),
         (StatusCode::OK, json!("iot-2"))
@@ -836,9 +843,9 @@ async fn users_orgs_and_me_answer_like_influxdb() {
             json!([{"action": "read", "resource": {"type": "buckets"}}]),
         )
         .await;
-    let reader = reader["token"].as_str();
+    let reader = Credential::Token(reader["token"].as_str().unwrap());
     let (status, _, body) = server
-        .v2(
+        .request(
             Method::POST,
             "/api/v2/users",
             reader,
@@ -852,7 +859,9 @@ async fn users_orgs_and_me_answer_like_influxdb() {
             json!("write:users is unauthorized")
         )
     );
-    let (status, _, body) = server.v2(Method::GET, "/api/v2/me", reader, None).await;
+    let (status, _, body) = server
+        .request(Method::GET, "/api/v2/me", reader, None)
+        .await;
     assert_eq!(
         (status, body["message"].clone()),
         (
@@ -860,13 +869,17 @@ async fn users_orgs_and_me_answer_like_influxdb() {
             json!(format!("read:users/{iot} is unauthorized"))
         )
     );
-    let (status, _, body) = server.v2(Method::GET, "/api/v2/users", reader, None).await;
+    let (status, _, body) = server
+        .request(Method::GET, "/api/v2/users", reader, None)
+        .await;
     assert_eq!(
         (status, body["users"].clone()),
         (StatusCode::OK, json!([])),
         "filtered silently"
     );
-    let (status, _, body) = server.v2(Method::GET, "/api/v2/me", None, None).await;
+    let (status, _, body) = server
+        .request(Method::GET, "/api/v2/me", Credential::Anonymous, None)
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -876,7 +889,7 @@ async fn users_orgs_and_me_answer_like_influxdb() {
     );
 
     let (status, _, org) = server
-        .v2(
+        .request(
             Method::POST,
             "/api/v2/orgs",
             t,
@@ -890,7 +903,7 @@ async fn users_orgs_and_me_answer_like_influxdb() {
     );
     assert_eq!(org["description"], "");
     let (status, _, body) = server
-        .v2(
+        .request(
             Method::POST,
             "/api/v2/orgs",
             t,
@@ -904,14 +917,14 @@ async fn users_orgs_and_me_answer_like_influxdb() {
             json!("organization with name second already exists")
         )
     );
-    let (_, _, orgs) = server.v2(Method::GET, "/api/v2/orgs", t, None).await;
+    let (_, _, orgs) = server.request(Method::GET, "/api/v2/orgs", t, None).await;
     assert_eq!(orgs["orgs"].as_array().unwrap().len(), 2);
     let (_, _, by_name) = server
-        .v2(Method::GET, "/api/v2/orgs?org=second", t, None)
+        .request(Method::GET, "/api/v2/orgs?org=second", t, None)
         .await;
     assert_eq!(by_name["orgs"][0]["id"], org["id"]);
     let (_, _, by_id) = server
-        .v2(
+        .request(
             Method::GET,
             &format!("/api/v2/orgs?orgID={}", admin.org_id),
             t,
@@ -920,7 +933,7 @@ async fn users_orgs_and_me_answer_like_influxdb() {
         .await;
     assert_eq!(by_id["orgs"][0]["name"], "my-org");
     let (status, _, body) = server
-        .v2(Method::GET, "/api/v2/orgs?org=nowhere", t, None)
+        .request(Method::GET, "/api/v2/orgs?org=nowhere", t, None)
         .await;
     assert_eq!(
         (status, body["message"].clone()),
@@ -930,14 +943,14 @@ async fn users_orgs_and_me_answer_like_influxdb() {
         )
     );
     let (status, _, body) = server
-        .v2(Method::GET, "/api/v2/orgs?orgID=ffffffffffffffff", t, None)
+        .request(Method::GET, "/api/v2/orgs?orgID=ffffffffffffffff", t, None)
         .await;
     assert_eq!(
         (status, body["message"].clone()),
         (StatusCode::NOT_FOUND, json!("organization not found"))
     );
     let (status, _, _) = server
-        .v2(
+        .request(
             Method::POST,
             "/api/v2/orgs",
             reader,
@@ -988,13 +1001,23 @@ async fn v2_paths_take_token_or_bearer_in_any_case_and_management_tokens_act_as_
         ["sensors"]
     );
     let (status, _, body) = server
-        .v2(Method::GET, "/api/v2/me", Some(&operator), None)
+        .request(
+            Method::GET,
+            "/api/v2/me",
+            Credential::Token(&operator),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
     // The resource types, as `influx auth create --operator` reads them.
     let (status, _, types) = server
-        .v2(Method::GET, "/api/v2/resources", Some(&admin.token), None)
+        .request(
+            Method::GET,
+            "/api/v2/resources",
+            Credential::Token(&admin.token),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(types.as_array().unwrap().len(), 23);
@@ -1003,17 +1026,32 @@ async fn v2_paths_take_token_or_bearer_in_any_case_and_management_tokens_act_as_
         (json!("authorizations"), json!("instance"))
     );
     let (status, _, _) = server
-        .v2(Method::GET, "/api/v2/resources", None, None)
+        .request(
+            Method::GET,
+            "/api/v2/resources",
+            Credential::Anonymous,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Trailing slashes are ignored, and unknown v2 paths answer in the v2 shape.
     let (status, _, _) = server
-        .v2(Method::GET, "/api/v2/users/", Some(&operator), None)
+        .request(
+            Method::GET,
+            "/api/v2/users/",
+            Credential::Token(&operator),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, code, body) = server
-        .v2(Method::GET, "/api/v2/nothing", Some(&operator), None)
+        .request(
+            Method::GET,
+            "/api/v2/nothing",
+            Credential::Token(&operator),
+            None,
+        )
         .await;
     assert_eq!(
         (status, code.as_deref()),
@@ -1029,10 +1067,10 @@ async fn v2_paths_take_token_or_bearer_in_any_case_and_management_tokens_act_as_
         .create_token(json!([{"action": "write", "resource": "*"}]))
         .await;
     let (status, _, body) = server
-        .v2(
+        .request(
             Method::POST,
             "/api/v2/users",
-            Some(&clustered),
+            Credential::Token(&clustered),
             Some(json!({"name": "x"})),
         )
         .await;
@@ -1063,7 +1101,12 @@ async fn setup_refuses_missing_fields_and_a_chosen_token_and_writes_nothing() {
         ),
     ] {
         let (status, code, answer) = server
-            .v2(Method::POST, "/api/v2/setup", None, Some(body))
+            .request(
+                Method::POST,
+                "/api/v2/setup",
+                Credential::Anonymous,
+                Some(body),
+            )
             .await;
         assert_eq!(
             (status, code.as_deref()),
@@ -1074,6 +1117,8 @@ async fn setup_refuses_missing_fields_and_a_chosen_token_and_writes_nothing() {
         );
         assert_eq!(answer["message"], message);
     }
-    let (_, _, allowed) = server.v2(Method::GET, "/api/v2/setup", None, None).await;
+    let (_, _, allowed) = server
+        .request(Method::GET, "/api/v2/setup", Credential::Anonymous, None)
+        .await;
     assert_eq!(allowed, json!({"allowed": true}));
 }

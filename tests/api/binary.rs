@@ -1,7 +1,5 @@
 //! The built `tollgate` binary, as operators and Kubernetes run it.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -10,7 +8,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Engine, TestDatabase};
+use crate::helpers::{Engine, TestDatabase};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");

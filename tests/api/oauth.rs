@@ -1,9 +1,7 @@
 //! Management calls authenticated by identity-provider JWTs, against a real local provider.
 
-mod common;
-
-use common::idp::{Idp, SigningKey};
-use common::{Engine, TestDatabase, TestServer};
+use crate::helpers::idp::{Idp, SigningKey};
+use crate::helpers::{Credential, Engine, TestDatabase, TestServer};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -55,16 +53,6 @@ async fn tollgate(
     .await
 }
 
-async fn as_user(
-    server: &TestServer,
-    jwt: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    server.call(method, path, Some(jwt), body).await
-}
-
 fn db_token_body() -> Value {
     json!({"description": "via OAuth", "permissions": [{"action": "write", "resource": "db"}]})
 }
@@ -78,47 +66,54 @@ async fn each_group_may_do_exactly_what_the_clustered_table_allows() {
     let (admin, member, auditor) = (jwt("admin-1"), jwt("member-1"), jwt("auditor-1"));
 
     // Admin: everything.
-    let (status, created) = as_user(
-        &server,
-        &admin,
-        Method::POST,
-        "/api/v0/tokens",
-        Some(db_token_body()),
-    )
-    .await;
+    let (status, _, created) = server
+        .request(
+            Method::POST,
+            "/api/v0/tokens",
+            Credential::Bearer(&admin),
+            Some(db_token_body()),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let db_path = format!("/api/v0/tokens/{}", created["id"].as_str().unwrap());
-    let (status, manual) = as_user(
-        &server,
-        &admin,
-        Method::POST,
-        "/api/v0/management-tokens",
-        Some(json!({"description": "automation"})),
-    )
-    .await;
+    let (status, _, manual) = server
+        .request(
+            Method::POST,
+            "/api/v0/management-tokens",
+            Credential::Bearer(&admin),
+            Some(json!({"description": "automation"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{manual}");
     assert_eq!(manual["createdBy"], "admin-1");
-    let (status, _) = as_user(
-        &server,
-        &admin,
-        Method::GET,
-        "/api/v0/management-tokens",
-        None,
-    )
-    .await;
+    let (status, _, _) = server
+        .request(
+            Method::GET,
+            "/api/v0/management-tokens",
+            Credential::Bearer(&admin),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     // Member: reads and creates database tokens; nothing else.
-    let (status, _) = as_user(
-        &server,
-        &member,
-        Method::POST,
-        "/api/v0/tokens",
-        Some(db_token_body()),
-    )
-    .await;
+    let (status, _, _) = server
+        .request(
+            Method::POST,
+            "/api/v0/tokens",
+            Credential::Bearer(&member),
+            Some(db_token_body()),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = as_user(&server, &member, Method::GET, "/api/v0/tokens", None).await;
+    let (status, _, _) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&member),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let refusals = [
         (
@@ -147,7 +142,9 @@ async fn each_group_may_do_exactly_what_the_clustered_table_allows() {
         ),
     ];
     for (method, path, body, what) in refusals {
-        let (status, got) = as_user(&server, &member, method, &path, body).await;
+        let (status, _, got) = server
+            .request(method, &path, Credential::Bearer(&member), body)
+            .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert_eq!(
             got["message"],
@@ -162,17 +159,19 @@ async fn each_group_may_do_exactly_what_the_clustered_table_allows() {
         "/api/v0/users",
         "/api/v0/audit",
     ] {
-        let (status, _) = as_user(&server, &auditor, Method::GET, path, None).await;
+        let (status, _, _) = server
+            .request(Method::GET, path, Credential::Bearer(&auditor), None)
+            .await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
-    let (status, got) = as_user(
-        &server,
-        &auditor,
-        Method::POST,
-        "/api/v0/tokens",
-        Some(db_token_body()),
-    )
-    .await;
+    let (status, _, got) = server
+        .request(
+            Method::POST,
+            "/api/v0/tokens",
+            Credential::Bearer(&auditor),
+            Some(db_token_body()),
+        )
+        .await;
     assert_eq!(
         (status, got["message"].clone()),
         (
@@ -182,20 +181,29 @@ async fn each_group_may_do_exactly_what_the_clustered_table_allows() {
     );
 
     // A listed user with no group may do nothing.
-    let (status, _) = as_user(
-        &server,
-        &jwt("nobody-1"),
-        Method::GET,
-        "/api/v0/tokens",
-        None,
-    )
-    .await;
+    let (status, _, _) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&jwt("nobody-1")),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Admin revokes; the audit log names the users, and holds no token.
-    let (status, _) = as_user(&server, &admin, Method::DELETE, &db_path, None).await;
+    let (status, _, _) = server
+        .request(Method::DELETE, &db_path, Credential::Bearer(&admin), None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (_, log) = as_user(&server, &auditor, Method::GET, "/api/v0/audit", None).await;
+    let (_, _, log) = server
+        .request(
+            Method::GET,
+            "/api/v0/audit",
+            Credential::Bearer(&auditor),
+            None,
+        )
+        .await;
     let text = log.to_string();
     let entries: Vec<(&str, &str)> = log
         .as_array()
@@ -221,7 +229,14 @@ async fn forged_expired_and_misaddressed_jwts_are_refused_by_class_without_hamme
     let idp = Idp::start("/realms/tollgate", vec![rsa.clone()]).await;
     let server = tollgate(&idp, 30, |_| {}).await;
     let good = rsa.sign(&idp.claims("admin-1", AUDIENCE));
-    let (status, _) = as_user(&server, &good, Method::GET, "/api/v0/tokens", None).await;
+    let (status, _, _) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&good),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let fetched_before = idp.jwks_requests();
 
@@ -397,7 +412,14 @@ async fn forged_expired_and_misaddressed_jwts_are_refused_by_class_without_hamme
     for n in 0..20 {
         let rogue = SigningKey::generate(Algorithm::ES256, &format!("flood-{n}"));
         let jwt = rogue.sign(&idp.claims("admin-1", AUDIENCE));
-        let (status, _) = as_user(&server, &jwt, Method::GET, "/api/v0/tokens", None).await;
+        let (status, _, _) = server
+            .request(
+                Method::GET,
+                "/api/v0/tokens",
+                Credential::Bearer(&jwt),
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     assert!(
@@ -413,19 +435,40 @@ async fn a_rotated_signing_key_is_picked_up_and_the_removed_one_stops_working() 
     let idp = Idp::start("/realms/tollgate", vec![old.clone()]).await;
     let server = tollgate(&idp, 0, |_| {}).await;
     let old_jwt = old.sign(&idp.claims("admin-1", AUDIENCE));
-    let (status, _) = as_user(&server, &old_jwt, Method::GET, "/api/v0/tokens", None).await;
+    let (status, _, _) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&old_jwt),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     let new = SigningKey::generate(Algorithm::ES256, "2026-02");
     idp.publish(vec![new.clone()]);
     let new_jwt = new.sign(&idp.claims("admin-1", AUDIENCE));
-    let (status, _) = as_user(&server, &new_jwt, Method::GET, "/api/v0/tokens", None).await;
+    let (status, _, _) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&new_jwt),
+            None,
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::OK,
         "the new kid is fetched on first sight"
     );
-    let (status, body) = as_user(&server, &old_jwt, Method::GET, "/api/v0/tokens", None).await;
+    let (status, _, body) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&old_jwt),
+            None,
+        )
+        .await;
     assert_eq!(
         (status, body["message"].clone()),
         (
@@ -444,7 +487,9 @@ async fn a_provider_outage_keeps_the_last_good_keys_and_readiness_does_not_wait_
     let jwt = rsa.sign(&idp.claims("admin-1", AUDIENCE));
 
     // Readiness is about the data path, which needs no identity provider.
-    let (status, _) = server.call(Method::GET, "/ready", None, None).await;
+    let (status, _, _) = server
+        .request(Method::GET, "/ready", Credential::Anonymous, None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let response = server
         .client
@@ -461,14 +506,30 @@ async fn a_provider_outage_keeps_the_last_good_keys_and_readiness_does_not_wait_
     assert_eq!(response.headers()["retry-after"], "1");
 
     idp.set_jwks_down(false);
-    let (status, _) = as_user(&server, &jwt, Method::GET, "/api/v0/tokens", None).await;
+    let (status, _, _) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&jwt),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = server.call(Method::GET, "/ready", None, None).await;
+    let (status, _, _) = server
+        .request(Method::GET, "/ready", Credential::Anonymous, None)
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     idp.set_jwks_down(true);
     let fresh = rsa.sign(&json!({"iss": idp.issuer, "sub": "admin-1", "aud": AUDIENCE, "exp": time::OffsetDateTime::now_utc().unix_timestamp() + 60, "jti": "x"}));
-    let (status, _) = as_user(&server, &fresh, Method::GET, "/api/v0/tokens", None).await;
+    let (status, _, _) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&fresh),
+            None,
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::OK,
@@ -476,7 +537,14 @@ async fn a_provider_outage_keeps_the_last_good_keys_and_readiness_does_not_wait_
     );
     let rogue =
         SigningKey::generate(Algorithm::RS256, "other").sign(&idp.claims("admin-1", AUDIENCE));
-    let (status, _) = as_user(&server, &rogue, Method::GET, "/api/v0/tokens", None).await;
+    let (status, _, _) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&rogue),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -497,14 +565,14 @@ async fn auth0_shaped_tokens_with_a_trailing_slash_issuer_and_audience_array_are
     claims["scope"] = json!("openid profile email");
     claims["permissions"] = json!(["manage:tokens"]);
     claims["azp"] = json!("influxctl-client");
-    let (status, body) = as_user(
-        &server,
-        &rsa.sign(&claims),
-        Method::POST,
-        "/api/v0/tokens",
-        Some(db_token_body()),
-    )
-    .await;
+    let (status, _, body) = server
+        .request(
+            Method::POST,
+            "/api/v0/tokens",
+            Credential::Bearer(&rsa.sign(&claims)),
+            Some(db_token_body()),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -517,16 +585,18 @@ async fn keycloak_groups_claim_adds_to_the_configured_groups() {
     claims["aud"] = json!([AUDIENCE, "account"]);
     claims["groups"] = json!(["Auditor", "offline_access"]);
     let jwt = rsa.sign(&claims);
-    let (status, _) = as_user(&server, &jwt, Method::GET, "/api/v0/audit", None).await;
+    let (status, _, _) = server
+        .request(Method::GET, "/api/v0/audit", Credential::Bearer(&jwt), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = as_user(
-        &server,
-        &jwt,
-        Method::POST,
-        "/api/v0/tokens",
-        Some(db_token_body()),
-    )
-    .await;
+    let (status, _, _) = server
+        .request(
+            Method::POST,
+            "/api/v0/tokens",
+            Credential::Bearer(&jwt),
+            Some(db_token_body()),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -548,24 +618,24 @@ async fn entra_id_users_are_matched_by_object_id_not_the_pairwise_subject() {
     claims["oid"] = json!(oid);
     claims["tid"] = json!(tenant);
     claims["ver"] = json!("2.0");
-    let (status, body) = as_user(
-        &server,
-        &rsa.sign(&claims),
-        Method::GET,
-        "/api/v0/tokens",
-        None,
-    )
-    .await;
+    let (status, _, body) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&rsa.sign(&claims)),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     claims.as_object_mut().unwrap().remove("oid");
-    let (status, body) = as_user(
-        &server,
-        &rsa.sign(&claims),
-        Method::GET,
-        "/api/v0/tokens",
-        None,
-    )
-    .await;
+    let (status, _, body) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&rsa.sign(&claims)),
+            None,
+        )
+        .await;
     assert_eq!(
         (status, body["message"].clone()),
         (
@@ -582,7 +652,14 @@ async fn without_oauth_configured_a_jwt_is_refused_with_a_pointer_to_management_
     let jwt = rsa.sign(
         &json!({"iss": "https://idp.example/", "sub": "u", "aud": AUDIENCE, "exp": 4102444800i64}),
     );
-    let (status, body) = as_user(&server, &jwt, Method::GET, "/api/v0/tokens", None).await;
+    let (status, _, body) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&jwt),
+            None,
+        )
+        .await;
     assert_eq!(
         (status, body["message"].clone()),
         (
@@ -599,29 +676,31 @@ async fn an_oauth_admin_acts_as_operator_on_the_v2_api_and_other_groups_are_refu
     let server = tollgate(&idp, 30, |_| {}).await;
     let admin = rsa.sign(&idp.claims("admin-1", AUDIENCE));
     let member = rsa.sign(&idp.claims("member-1", AUDIENCE));
-    let setup = server.onboard_as(Some(&server.operator_token)).await;
+    let setup = server
+        .onboard_as(Credential::Token(&server.operator_token))
+        .await;
 
-    let (status, body) = server
-        .call(
+    let (status, _, body) = server
+        .request(
             Method::POST,
             "/api/v2/users",
-            Some(&admin),
+            Credential::Bearer(&admin),
             Some(json!({"name": "via-oauth"})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = server
-        .call(
-            Method::POST,
-            "/api/v2/authorizations",
-            Some(&admin),
-            Some(json!({"orgID": setup.org_id, "userID": body["id"], "permissions": [{"action": "read", "resource": {"type": "buckets"}}]})),
-        )
+    let (status, _, body) = server
+        .request(Method::POST, "/api/v2/authorizations", Credential::Bearer(&admin), Some(json!({"orgID": setup.org_id, "userID": body["id"], "permissions": [{"action": "read", "resource": {"type": "buckets"}}]})))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
-    let (status, body) = server
-        .call(Method::GET, "/api/v2/users", Some(&member), None)
+    let (status, _, body) = server
+        .request(
+            Method::GET,
+            "/api/v2/users",
+            Credential::Bearer(&member),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["code"], "forbidden");

@@ -103,7 +103,6 @@ struct IdpState {
 
 pub struct Idp {
     pub issuer: String,
-    pub base: String,
     state: Arc<IdpState>,
 }
 
@@ -130,11 +129,7 @@ impl Idp {
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Idp {
-            issuer,
-            base,
-            state,
-        }
+        Idp { issuer, state }
     }
 
     pub fn jwks_requests(&self) -> usize {

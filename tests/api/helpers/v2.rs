@@ -1,9 +1,9 @@
-//! Helpers for the v2 API: calls with `Authorization: Token`, and an onboarded server.
+//! Helpers for the v2 API: an onboarded server, users, authorizations and what they are granted.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::TestServer;
+use super::{Credential, TestServer};
 
 /// What `POST /api/v2/setup` created.
 pub struct Onboarded {
@@ -14,47 +14,16 @@ pub struct Onboarded {
 }
 
 impl TestServer {
-    /// Sends a v2 request with `Authorization: Token <token>`; returns status, the
-    /// `X-Platform-Error-Code` header and the body.
-    pub async fn v2(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Option<String>, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.header("Authorization", format!("Token {token}"));
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let code = response
-            .headers()
-            .get("x-platform-error-code")
-            .map(|v| v.to_str().expect("header").to_owned());
-        let text = response.text().await.expect("body");
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, code, value)
-    }
-
     /// Runs `POST /api/v2/setup` for user `admin` in org `my-org`, with no credential.
     pub async fn onboard(&self) -> Onboarded {
-        self.onboard_as(None).await
+        self.onboard_as(Credential::Anonymous).await
     }
 
     /// Runs `POST /api/v2/setup` presenting `credential` (a management credential may set up
     /// a store already in use).
-    pub async fn onboard_as(&self, credential: Option<&str>) -> Onboarded {
+    pub async fn onboard_as(&self, credential: Credential<'_>) -> Onboarded {
         let (status, _, body) = self
-            .v2(
+            .request(
                 Method::POST,
                 "/api/v2/setup",
                 credential,
@@ -73,10 +42,10 @@ impl TestServer {
     /// Creates a v2 user as `token`; returns its id.
     pub async fn v2_user(&self, token: &str, name: &str) -> String {
         let (status, _, body) = self
-            .v2(
+            .request(
                 Method::POST,
                 "/api/v2/users",
-                Some(token),
+                Credential::Token(token),
                 Some(json!({"name": name})),
             )
             .await;
@@ -93,10 +62,10 @@ impl TestServer {
         permissions: Value,
     ) -> Value {
         let (status, _, body) = self
-            .v2(
+            .request(
                 Method::POST,
                 "/api/v2/authorizations",
-                Some(token),
+                Credential::Token(token),
                 Some(json!({"orgID": org_id, "userID": user_id, "permissions": permissions})),
             )
             .await;

@@ -1,10 +1,8 @@
 //! `/api/openapi.json` is generated from the route registrations; this keeps it honest.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{Engine, TestServer};
+use crate::helpers::{Credential, Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -69,8 +67,13 @@ const EXPECTED: &[(&str, &str)] = &[
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_served_rest_endpoints() {
     let server = TestServer::start(Engine::Sqlite).await;
-    let (status, doc) = server
-        .call(Method::GET, "/api/openapi.json", None, None)
+    let (status, _, doc) = server
+        .request(
+            Method::GET,
+            "/api/openapi.json",
+            Credential::Anonymous,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -107,7 +110,9 @@ async fn the_openapi_document_describes_exactly_the_served_rest_endpoints() {
             .collect();
         let path = path.join("/");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let (status, body) = server.op(method.clone(), &path, None).await;
+        let (status, _, body) = server
+            .request(method.clone(), &path, Credential::Operator, None)
+            .await;
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         assert!(
             !(status == StatusCode::NOT_FOUND && body["message"] == "path not found"),
@@ -162,10 +167,14 @@ async fn ping_and_health_answer_like_influxdb_without_a_token() {
         assert_eq!(response.headers()["x-influxdb-build"], "tollgate");
         assert_eq!(response.text().await.unwrap(), "");
     }
-    let (status, health) = server.call(Method::GET, "/health", None, None).await;
+    let (status, _, health) = server
+        .request(Method::GET, "/health", Credential::Anonymous, None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health["status"], "pass");
-    let (status, ready) = server.call(Method::GET, "/ready", None, None).await;
+    let (status, _, ready) = server
+        .request(Method::GET, "/ready", Credential::Anonymous, None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ready["status"], "ready");
 }

@@ -3,11 +3,9 @@
 //! them, as the operator, to the real server on each engine: no answer may be a 5xx, and the
 //! catch-panic layer must never have been reached.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::TestServer;
+use crate::helpers::TestServer;
 use tokio::process::Command;
 
 on_both_engines! {

@@ -1,11 +1,9 @@
 //! What an attacker observes: each test replays one attack found against the release binary
 //! and asserts the answer it gets now.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Engine, TestDatabase, TestServer, with_wrong_secret};
+use crate::helpers::{Credential, Engine, TestDatabase, TestServer, with_wrong_secret};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,7 +33,7 @@ on_both_engines! {
             let holder = holder["token"].as_str().unwrap();
             // Naming the held bucket and another one in the same permission.
             let (status, code, body) = server
-                .v2(Method::POST, "/api/v2/authorizations", Some(holder), Some(json!({
+                .request(Method::POST, "/api/v2/authorizations", Credential::Token(holder), Some(json!({
                     "orgID": org, "userID": user,
                     "permissions": [{"action": "write", "resource": {"type": "buckets", "orgID": org, "id": "00000000000000cc", "name": "production"}}]
                 })))
@@ -45,7 +43,7 @@ on_both_engines! {
             assert!(message.contains("by id or by name, not both"), "{message}");
             // Naming only the database it does not hold.
             let (status, _, body) = server
-                .v2(Method::POST, "/api/v2/authorizations", Some(holder), Some(json!({
+                .request(Method::POST, "/api/v2/authorizations", Credential::Token(holder), Some(json!({
                     "orgID": org, "userID": user,
                     "permissions": [{"action": "write", "resource": {"type": "buckets", "orgID": org, "name": "production"}}]
                 })))
@@ -54,35 +52,35 @@ on_both_engines! {
             assert!(server.granted(holder, "write", PRODUCTION).await.is_empty());
         }
         // Refused, nothing written: only the refusals are in the audit log.
-        let (_, list) = server.op(Method::GET, "/api/v0/tokens", None).await;
+        let (_, _, list) = server.request(Method::GET, "/api/v0/tokens", Credential::Operator, None).await;
         assert_eq!(list.as_array().unwrap().len(), 3, "setup's token and the two holders: {list}");
         assert_eq!(server.audit_len().await, before + 2, "the two 403s of verified callers");
     }
 
     async fn an_unauthenticated_setup_is_refused_once_the_store_is_in_use(server: TestServer) {
         let (_, database_token) = server.create_token(json!([{"action": "read", "resource": "db1"}])).await;
-        let (_, _, allowed) = server.v2(Method::GET, "/api/v2/setup", None, None).await;
+        let (_, _, allowed) = server.request(Method::GET, "/api/v2/setup", Credential::Anonymous, None).await;
         assert_eq!(allowed, json!({"allowed": false}));
         let body = json!({"username": "mallory", "org": "mine"});
-        for credential in [None, Some(database_token.as_str())] {
-            let (status, code, answer) = server.v2(Method::POST, "/api/v2/setup", credential, Some(body.clone())).await;
+        for credential in [Credential::Anonymous, Credential::Token(&database_token)] {
+            let (status, code, answer) = server.request(Method::POST, "/api/v2/setup", credential, Some(body.clone())).await;
             assert_eq!((status, code.as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("conflict")), "{answer}");
             assert_eq!(answer["message"], "onboarding has already been completed");
         }
         let (status, _, answer) = server
-            .v2(Method::POST, "/api/v2/setup", Some("M.V1.not-a-real-token"), Some(body.clone()))
+            .request(Method::POST, "/api/v2/setup", Credential::Token("M.V1.not-a-real-token"), Some(body.clone()))
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
 
         // The operator may run it, once.
-        let setup = server.onboard_as(Some(&server.operator_token)).await;
-        let (status, _, _) = server.v2(Method::GET, "/api/v2/me", Some(&setup.token), None).await;
+        let setup = server.onboard_as(Credential::Token(&server.operator_token)).await;
+        let (status, _, _) = server.request(Method::GET, "/api/v2/me", Credential::Token(&setup.token), None).await;
         assert_eq!(status, StatusCode::OK);
         let (status, code, _) = server
-            .v2(Method::POST, "/api/v2/setup", Some(&server.operator_token), Some(json!({"username": "b", "org": "c"})))
+            .request(Method::POST, "/api/v2/setup", Credential::Token(&server.operator_token), Some(json!({"username": "b", "org": "c"})))
             .await;
         assert_eq!((status, code.as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("conflict")));
-        let (_, log) = server.op(Method::GET, "/api/v0/audit?limit=1000", None).await;
+        let (_, _, log) = server.request(Method::GET, "/api/v0/audit?limit=1000", Credential::Operator, None).await;
         let setups: Vec<&Value> = log.as_array().unwrap().iter().filter(|e| e["action"] == "setup.complete").collect();
         assert_eq!(setups.len(), 1);
         assert!(setups[0]["actor"].as_str().unwrap().starts_with("token:"), "{}", setups[0]);
@@ -91,7 +89,7 @@ on_both_engines! {
     async fn an_org_wide_bucket_permission_grants_only_databases_in_its_org(server: TestServer) {
         let admin = server.onboard().await;
         let (status, _, second) = server
-            .v2(Method::POST, "/api/v2/orgs", Some(&admin.token), Some(json!({"name": "second"})))
+            .request(Method::POST, "/api/v2/orgs", Credential::Token(&admin.token), Some(json!({"name": "second"})))
             .await;
         assert_eq!(status, StatusCode::CREATED);
         let second = second["id"].as_str().unwrap().to_owned();
@@ -132,13 +130,13 @@ on_both_engines! {
         for credential in [forged.as_str(), missing.as_str(), "M.V1.garbage", "eyJ.e30.sig"] {
             // Five of each: the forged ones stay under the per-address limit of wrong secrets.
             for _ in 0..5 {
-                let (status, _) = server.call(Method::GET, "/api/v0/tokens", Some(credential), None).await;
+                let (status, _, _) = server.request(Method::GET, "/api/v0/tokens", Credential::Bearer(credential), None).await;
                 assert_eq!(status, StatusCode::UNAUTHORIZED);
-                let (status, _, _) = server.v2(Method::GET, "/api/v2/authorizations", Some(credential), None).await;
+                let (status, _, _) = server.request(Method::GET, "/api/v2/authorizations", Credential::Token(credential), None).await;
                 assert_eq!(status, StatusCode::UNAUTHORIZED);
             }
         }
-        let (status, _) = server.call(Method::GET, "/api/v0/tokens", None, None).await;
+        let (status, _, _) = server.request(Method::GET, "/api/v0/tokens", Credential::Anonymous, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(server.audit_len().await, before, "no row for a credential that did not verify");
         for (surface, reason) in [("v0", "unknown"), ("v2", "unknown"), ("v0", "wrong_secret"), ("v2", "wrong_secret"), ("v0", "malformed")] {
@@ -147,16 +145,16 @@ on_both_engines! {
         }
 
         // Verified callers' refusals stay audited, naming the verified actor.
-        let (status, _) = server.call(Method::GET, "/api/v0/tokens", Some(&token), None).await;
+        let (status, _, _) = server.request(Method::GET, "/api/v0/tokens", Credential::Bearer(&token), None).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        let admin = server.onboard_as(Some(&server.operator_token)).await;
+        let admin = server.onboard_as(Credential::Token(&server.operator_token)).await;
         let reader = server
             .v2_authorization(&admin.token, &admin.org_id, &admin.user_id, json!([{"action": "read", "resource": {"type": "buckets"}}]))
             .await;
         let user_path = format!("/api/v2/users/{}", admin.user_id);
-        let (status, _, _) = server.v2(Method::GET, &user_path, Some(reader["token"].as_str().unwrap()), None).await;
+        let (status, _, _) = server.request(Method::GET, &user_path, Credential::Token(reader["token"].as_str().unwrap()), None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let (_, log) = server.op(Method::GET, "/api/v0/audit?limit=1000", None).await;
+        let (_, _, log) = server.request(Method::GET, "/api/v0/audit?limit=1000", Credential::Operator, None).await;
         let refused: Vec<(String, String, String)> = log
             .as_array()
             .unwrap()
@@ -172,30 +170,30 @@ on_both_engines! {
     }
 
     async fn a_wrong_secret_reads_as_an_unknown_token_whatever_the_tokens_state(server: TestServer) {
-        let (status, created) = server
-            .op(Method::POST, "/api/v0/management-tokens", Some(json!({"description": "automation"})))
+        let (status, _, created) = server
+            .request(Method::POST, "/api/v0/management-tokens", Credential::Operator, Some(json!({"description": "automation"})))
             .await;
         assert_eq!(status, StatusCode::OK);
         let management = created["accessToken"].as_str().unwrap().to_owned();
-        let (_, unknown) = server.call(Method::GET, "/api/v0/tokens", Some("M.V1.garbage"), None).await;
+        let (_, _, unknown) = server.request(Method::GET, "/api/v0/tokens", Credential::Bearer("M.V1.garbage"), None).await;
         let path = format!("/api/v0/management-tokens/{}", created["id"].as_str().unwrap());
-        let (status, _) = server.op(Method::DELETE, &path, None).await;
+        let (status, _, _) = server.request(Method::DELETE, &path, Credential::Operator, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, answer) = server.call(Method::GET, "/api/v0/tokens", Some(&with_wrong_secret(&management)), None).await;
+        let (status, _, answer) = server.request(Method::GET, "/api/v0/tokens", Credential::Bearer(&with_wrong_secret(&management)), None).await;
         assert_eq!((status, &answer), (StatusCode::UNAUTHORIZED, &unknown));
-        let (_, answer) = server.call(Method::GET, "/api/v0/tokens", Some(&management), None).await;
+        let (_, _, answer) = server.request(Method::GET, "/api/v0/tokens", Credential::Bearer(&management), None).await;
         assert_eq!(answer["message"], "management token has been revoked", "the holder of the secret is told");
 
-        let admin = server.onboard_as(Some(&server.operator_token)).await;
+        let admin = server.onboard_as(Credential::Token(&server.operator_token)).await;
         let auth = server
             .v2_authorization(&admin.token, &admin.org_id, &admin.user_id, json!([{"action": "read", "resource": {"type": "users"}}]))
             .await;
         let token = auth["token"].as_str().unwrap();
         let path = format!("/api/v2/authorizations/{}", auth["id"].as_str().unwrap());
-        server.v2(Method::PATCH, &path, Some(&admin.token), Some(json!({"status": "inactive"}))).await;
-        let (status, _, answer) = server.v2(Method::GET, "/api/v2/me", Some(&with_wrong_secret(token)), None).await;
+        server.request(Method::PATCH, &path, Credential::Token(&admin.token), Some(json!({"status": "inactive"}))).await;
+        let (status, _, answer) = server.request(Method::GET, "/api/v2/me", Credential::Token(&with_wrong_secret(token)), None).await;
         assert_eq!((status, answer["message"].clone()), (StatusCode::UNAUTHORIZED, json!("unauthorized access")));
-        let (_, _, answer) = server.v2(Method::GET, "/api/v2/me", Some(token), None).await;
+        let (_, _, answer) = server.request(Method::GET, "/api/v2/me", Credential::Token(token), None).await;
         assert_eq!(answer["message"], "token is inactive");
         let decision = server.authorize(&with_wrong_secret(token), json!([])).await;
         assert_eq!(decision, json!({"valid": false, "permissions": []}));
@@ -206,30 +204,30 @@ on_both_engines! {
         let early = "0000-01-01T00:00:00+01:00";
         let permissions = json!([{"action": "read", "resource": "db1"}]);
         for at in [late, early] {
-            let (status, body) = server
-                .op(Method::POST, "/api/v0/tokens", Some(json!({"description": "d", "permissions": permissions, "expiresAt": at})))
+            let (status, _, body) = server
+                .request(Method::POST, "/api/v0/tokens", Credential::Operator, Some(json!({"description": "d", "permissions": permissions, "expiresAt": at})))
                 .await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
             assert!(body["message"].as_str().unwrap().starts_with("expiresAt"), "{body}");
-            let (status, body) = server
-                .op(Method::POST, "/api/v0/management-tokens", Some(json!({"description": "d", "expiresAt": at})))
+            let (status, _, body) = server
+                .request(Method::POST, "/api/v0/management-tokens", Credential::Operator, Some(json!({"description": "d", "expiresAt": at})))
                 .await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
             assert!(body["message"].as_str().unwrap().starts_with("expiresAt"), "{body}");
-            let (status, body) = server.op(Method::GET, &format!("/api/v0/audit?since={}", at.replace('+', "%2B")), None).await;
+            let (status, _, body) = server.request(Method::GET, &format!("/api/v0/audit?since={}", at.replace('+', "%2B")), Credential::Operator, None).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
             assert!(body["message"].as_str().unwrap().starts_with("since"), "{body}");
         }
-        let (status, body) = server
-            .op(Method::POST, "/api/v0/tokens", Some(json!({"description": "a\u{0}b", "permissions": permissions})))
+        let (status, _, body) = server
+            .request(Method::POST, "/api/v0/tokens", Credential::Operator, Some(json!({"description": "a\u{0}b", "permissions": permissions})))
             .await;
         assert_eq!((status, body["message"].clone()), (StatusCode::BAD_REQUEST, json!("description must not contain NUL characters")));
-        let (status, body) = server
-            .op(Method::POST, "/api/v0/management-tokens", Some(json!({"description": "a\u{0}b"})))
+        let (status, _, body) = server
+            .request(Method::POST, "/api/v0/management-tokens", Credential::Operator, Some(json!({"description": "a\u{0}b"})))
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
-        let admin = server.onboard_as(Some(&server.operator_token)).await;
+        let admin = server.onboard_as(Credential::Token(&server.operator_token)).await;
         for (path, body) in [
             ("/api/v2/users", json!({"name": "a\u{0}b"})),
             ("/api/v2/orgs", json!({"name": "a\u{0}b"})),
@@ -237,20 +235,20 @@ on_both_engines! {
             ("/api/v2/authorizations", json!({"orgID": admin.org_id, "userID": admin.user_id, "description": "a\u{0}b",
                 "permissions": [{"action": "read", "resource": {"type": "buckets"}}]})),
         ] {
-            let (status, code, answer) = server.v2(Method::POST, path, Some(&admin.token), Some(body)).await;
+            let (status, code, answer) = server.request(Method::POST, path, Credential::Token(&admin.token), Some(body)).await;
             assert_eq!((status, code.as_deref()), (StatusCode::BAD_REQUEST, Some("invalid")), "{path}: {answer}");
         }
         for path in ["/api/v2/users?name=a%00b", "/api/v2/orgs?org=a%00b", "/api/v2/authorizations?org=a%00b", "/api/v2/authorizations?user=a%00b"] {
-            let (status, _, answer) = server.v2(Method::GET, path, Some(&admin.token), None).await;
+            let (status, _, answer) = server.request(Method::GET, path, Credential::Token(&admin.token), None).await;
             assert!(status.is_client_error(), "{path}: {status} {answer}");
         }
         let (id, _) = server.create_token(permissions.clone()).await;
-        let (status, body) = server
-            .op(Method::PATCH, &format!("/api/v0/tokens/{id}"), Some(json!({"description": "a\u{0}b"})))
+        let (status, _, body) = server
+            .request(Method::PATCH, &format!("/api/v0/tokens/{id}"), Credential::Operator, Some(json!({"description": "a\u{0}b"})))
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         let path = format!("/api/v2/authorizations/{}", admin.authorization_id);
-        let (status, _, body) = server.v2(Method::PATCH, &path, Some(&admin.token), Some(json!({"description": "a\u{0}b"}))).await;
+        let (status, _, body) = server.request(Method::PATCH, &path, Credential::Token(&admin.token), Some(json!({"description": "a\u{0}b"}))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         let scoped = server
             .v2_authorization(&admin.token, &admin.org_id, &admin.user_id, json!([{"action": "read", "resource": {"type": "buckets", "orgID": admin.org_id}}]))
@@ -334,7 +332,9 @@ async fn a_client_that_stalls_its_request_head_or_body_or_idles_is_disconnected(
             .is_some(),
         "a request whose body stalls"
     );
-    let (status, _) = server.call(Method::GET, "/ping", None, None).await;
+    let (status, _, _) = server
+        .request(Method::GET, "/ping", Credential::Anonymous, None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
@@ -391,8 +391,13 @@ async fn a_leaked_low_privilege_token_cannot_flood_the_audit_log() {
             .await
             >= 10.0
     );
-    let (_, log) = server
-        .op(Method::GET, "/api/v0/audit?order=desc&limit=1", None)
+    let (_, _, log) = server
+        .request(
+            Method::GET,
+            "/api/v0/audit?order=desc&limit=1",
+            Credential::Operator,
+            None,
+        )
         .await;
     assert_ne!(
         log[0]["requestId"], "user:admin",
@@ -406,20 +411,20 @@ async fn ambiguous_names_pasted_tokens_and_costly_requests_are_refused_clearly()
     let admin = server.onboard().await;
     // An org name that reads as an org id would make `org` ambiguous.
     let (status, _, body) = server
-        .v2(
+        .request(
             Method::POST,
             "/api/v2/orgs",
-            Some(&admin.token),
+            Credential::Token(&admin.token),
             Some(json!({"name": admin.org_id.to_uppercase()})),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     // `*` is not a bucket name: it would read as every database.
     let (status, _, body) = server
-        .v2(
+        .request(
             Method::POST,
             "/api/v2/authorizations",
-            Some(&admin.token),
+            Credential::Token(&admin.token),
             Some(json!({"orgID": admin.org_id, "userID": admin.user_id,
             "permissions": [{"action": "read", "resource": {"type": "buckets", "name": "*"}}]})),
         )
@@ -428,19 +433,20 @@ async fn ambiguous_names_pasted_tokens_and_costly_requests_are_refused_clearly()
     // A token pasted into a query or a body never comes back in the error.
     let pasted = server.operator_token.clone();
     let (status, _, body) = server
-        .v2(
+        .request(
             Method::GET,
             &format!("/api/v2/orgs?org={pasted}"),
-            Some(&admin.token),
+            Credential::Token(&admin.token),
             None,
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!body.to_string().contains(&pasted[5..]), "{body}");
-    let (status, body) = server
-        .op(
+    let (status, _, body) = server
+        .request(
             Method::POST,
             "/api/v0/tokens",
+            Credential::Operator,
             Some(
                 json!({"description": "d", "permissions": [{"action": pasted, "resource": "db"}]}),
             ),
@@ -460,11 +466,11 @@ async fn ambiguous_names_pasted_tokens_and_costly_requests_are_refused_clearly()
     let many: Vec<Value> = (0..17)
         .map(|n| json!({"action": "read", "database": "db", "org": format!("org-{n}")}))
         .collect();
-    let (status, body) = server
-        .call(
+    let (status, _, body) = server
+        .request(
             Method::POST,
             "/api/v0/authorize",
-            None,
+            Credential::Anonymous,
             Some(json!({"token": scoped["token"], "permissions": many})),
         )
         .await;
@@ -479,8 +485,13 @@ async fn an_address_that_keeps_presenting_wrong_secrets_is_refused_before_any_ha
         .await;
     let forged = with_wrong_secret(&server.operator_token);
     for _ in 0..20 {
-        let (status, _) = server
-            .call(Method::GET, "/api/v0/tokens", Some(&forged), None)
+        let (status, _, _) = server
+            .request(
+                Method::GET,
+                "/api/v0/tokens",
+                Credential::Bearer(&forged),
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
@@ -499,10 +510,10 @@ async fn an_address_that_keeps_presenting_wrong_secrets_is_refused_before_any_ha
         .unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     let (status, _, _) = server
-        .v2(
+        .request(
             Method::GET,
             "/api/v2/me",
-            Some(&with_wrong_secret(&database_token)),
+            Credential::Token(&with_wrong_secret(&database_token)),
             None,
         )
         .await;
@@ -533,10 +544,11 @@ async fn a_request_that_takes_longer_than_the_stall_timeout_to_answer_still_gets
     })
     .await;
     let started = std::time::Instant::now();
-    let (status, body) = server
-        .op(
+    let (status, _, body) = server
+        .request(
             Method::POST,
             "/api/v0/management-tokens",
+            Credential::Operator,
             Some(json!({"description": "slow"})),
         )
         .await;

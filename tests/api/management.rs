@@ -1,17 +1,16 @@
 //! Manual management tokens, the audit log and the users list, over real HTTP.
 
-mod common;
-
-use common::{Engine, TestDatabase, TestServer};
+use crate::helpers::{Credential, Engine, TestDatabase, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tollgate::config::UserConfig;
 
 async fn mint_manual(server: &TestServer, description: &str) -> (String, String) {
-    let (status, body) = server
-        .op(
+    let (status, _, body) = server
+        .request(
             Method::POST,
             "/api/v0/management-tokens",
+            Credential::Operator,
             Some(json!({"description": description})),
         )
         .await;
@@ -28,8 +27,8 @@ fn operator_id(server: &TestServer) -> String {
 
 on_both_engines! {
     async fn a_manual_management_token_acts_as_admin_until_revoked_but_cannot_mint_another(server: TestServer) {
-        let (status, created) = server
-            .op(Method::POST, "/api/v0/management-tokens", Some(json!({"description": "CI pipeline", "expiresAt": "2099-01-01T00:00:00Z"})))
+        let (status, _, created) = server
+            .request(Method::POST, "/api/v0/management-tokens", Credential::Operator, Some(json!({"description": "CI pipeline", "expiresAt": "2099-01-01T00:00:00Z"})))
             .await;
         assert_eq!(status, StatusCode::OK, "{created}");
         let id = created["id"].as_str().unwrap().to_owned();
@@ -40,37 +39,37 @@ on_both_engines! {
         assert_eq!(created["expiresAt"], "2099-01-01T00:00:00.000Z");
 
         // Admin rights on database tokens.
-        let (status, db) = server
-            .call(Method::POST, "/api/v0/tokens", Some(&manual), Some(json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}]})))
+        let (status, _, db) = server
+            .request(Method::POST, "/api/v0/tokens", Credential::Bearer(&manual), Some(json!({"description": "d", "permissions": [{"action": "read", "resource": "db"}]})))
             .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(db["id"].as_str().map(str::len), Some(16));
-        let (status, _) = server.call(Method::GET, "/api/v0/tokens", Some(&manual), None).await;
+        let (status, _, _) = server.request(Method::GET, "/api/v0/tokens", Credential::Bearer(&manual), None).await;
         assert_eq!(status, StatusCode::OK);
         let path = format!("/api/v0/tokens/{}", db["id"].as_str().unwrap());
-        let (status, _) = server.call(Method::DELETE, &path, Some(&manual), None).await;
+        let (status, _, _) = server.request(Method::DELETE, &path, Credential::Bearer(&manual), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
 
         // But never another management token.
-        let (status, body) = server
-            .call(Method::POST, "/api/v0/management-tokens", Some(&manual), Some(json!({"description": "x"})))
+        let (status, _, body) = server
+            .request(Method::POST, "/api/v0/management-tokens", Credential::Bearer(&manual), Some(json!({"description": "x"})))
             .await;
         assert_eq!((status, body), (StatusCode::FORBIDDEN, json!({
             "code": 403, "message": "a manual management token may not create management tokens"
         })));
 
         // The list shows it (and not the operator token); revoking it stops it at once.
-        let (_, listed) = server.op(Method::GET, "/api/v0/management-tokens", None).await;
+        let (_, _, listed) = server.request(Method::GET, "/api/v0/management-tokens", Credential::Operator, None).await;
         assert_eq!(listed.as_array().unwrap().len(), 1);
         assert_eq!(listed[0]["id"], id.as_str());
         assert!(listed[0].get("accessToken").is_none());
-        let (status, _) = server.op(Method::DELETE, &format!("/api/v0/management-tokens/{id}"), None).await;
+        let (status, _, _) = server.request(Method::DELETE, &format!("/api/v0/management-tokens/{id}"), Credential::Operator, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, body) = server.call(Method::GET, "/api/v0/tokens", Some(&manual), None).await;
+        let (status, _, body) = server.request(Method::GET, "/api/v0/tokens", Credential::Bearer(&manual), None).await;
         assert_eq!((status, body["message"].clone()), (StatusCode::UNAUTHORIZED, json!("management token has been revoked")));
-        let (_, one) = server.op(Method::GET, &format!("/api/v0/management-tokens/{id}"), None).await;
+        let (_, _, one) = server.request(Method::GET, &format!("/api/v0/management-tokens/{id}"), Credential::Operator, None).await;
         assert!(one["revokedAt"].is_string(), "revoked tokens stay listed: {one}");
-        let (_, listed) = server.op(Method::GET, "/api/v0/management-tokens", None).await;
+        let (_, _, listed) = server.request(Method::GET, "/api/v0/management-tokens", Credential::Operator, None).await;
         assert!(listed[0]["revokedAt"].is_string());
     }
 
@@ -90,19 +89,19 @@ on_both_engines! {
         let db_id = created["id"].as_str().unwrap().to_owned();
         let db_token = created["accessToken"].as_str().unwrap().to_owned();
         // A live database token is a verified caller: its refusal is audited.
-        server.call(Method::GET, "/api/v0/tokens", Some(&db_token), None).await;
+        server.request(Method::GET, "/api/v0/tokens", Credential::Bearer(&db_token), None).await;
         server
-            .call(Method::PATCH, &format!("/api/v0/tokens/{db_id}"), Some(&manual), Some(json!({"description": "e"})))
+            .request(Method::PATCH, &format!("/api/v0/tokens/{db_id}"), Credential::Bearer(&manual), Some(json!({"description": "e"})))
             .await;
-        server.call(Method::DELETE, &format!("/api/v0/tokens/{db_id}"), Some(&manual), None).await;
+        server.request(Method::DELETE, &format!("/api/v0/tokens/{db_id}"), Credential::Bearer(&manual), None).await;
         server
-            .call(Method::POST, "/api/v0/management-tokens", Some(&manual), Some(json!({"description": "x"})))
+            .request(Method::POST, "/api/v0/management-tokens", Credential::Bearer(&manual), Some(json!({"description": "x"})))
             .await;
         // A revoked token and garbage did not verify: counted, never written row by row.
-        server.call(Method::GET, "/api/v0/tokens", Some(&db_token), None).await;
-        server.call(Method::GET, "/api/v0/tokens", Some("M.V1.garbage"), None).await;
+        server.request(Method::GET, "/api/v0/tokens", Credential::Bearer(&db_token), None).await;
+        server.request(Method::GET, "/api/v0/tokens", Credential::Bearer("M.V1.garbage"), None).await;
 
-        let (status, log) = server.op(Method::GET, "/api/v0/audit", None).await;
+        let (status, _, log) = server.request(Method::GET, "/api/v0/audit", Credential::Operator, None).await;
         assert_eq!(status, StatusCode::OK);
         let entries: Vec<(String, String, String, String)> = log
             .as_array()
@@ -134,7 +133,7 @@ on_both_engines! {
         for secret in [&manual, &db_token, &server.operator_token] {
             assert!(!text.contains(secret.as_str()), "a token is in the audit log");
         }
-        let (_, page) = server.op(Method::GET, "/api/v0/audit?limit=3&after=2", None).await;
+        let (_, _, page) = server.request(Method::GET, "/api/v0/audit?limit=3&after=2", Credential::Operator, None).await;
         assert_eq!(page.as_array().unwrap().len(), 3);
         assert_eq!(page[0]["id"], 3);
     }
@@ -155,10 +154,11 @@ async fn management_token_requests_with_bad_input_are_refused_and_write_nothing(
         ),
         (json!({}), "invalid JSON body: missing field `description`"),
     ] {
-        let (status, got) = server
-            .op(
+        let (status, _, got) = server
+            .request(
                 Method::POST,
                 "/api/v0/management-tokens",
+                Credential::Operator,
                 Some(body.clone()),
             )
             .await;
@@ -171,23 +171,30 @@ async fn management_token_requests_with_bad_input_are_refused_and_write_nothing(
             "{body}"
         );
     }
-    let (_, listed) = server
-        .op(Method::GET, "/api/v0/management-tokens", None)
+    let (_, _, listed) = server
+        .request(
+            Method::GET,
+            "/api/v0/management-tokens",
+            Credential::Operator,
+            None,
+        )
         .await;
     assert_eq!(listed, json!([]));
-    let (status, _) = server
-        .op(
+    let (status, _, _) = server
+        .request(
             Method::GET,
             "/api/v0/management-tokens/ffffffffffffffff",
+            Credential::Operator,
             None,
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let operator = operator_id(&server);
-    let (status, _) = server
-        .op(
+    let (status, _, _) = server
+        .request(
             Method::DELETE,
             &format!("/api/v0/management-tokens/{operator}"),
+            Credential::Operator,
             None,
         )
         .await;
@@ -196,8 +203,13 @@ async fn management_token_requests_with_bad_input_are_refused_and_write_nothing(
         StatusCode::NOT_FOUND,
         "the operator token is not revoked through the API"
     );
-    let (status, body) = server
-        .op(Method::GET, "/api/v0/audit?since=yesterday", None)
+    let (status, _, body) = server
+        .request(
+            Method::GET,
+            "/api/v0/audit?since=yesterday",
+            Credential::Operator,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
@@ -215,7 +227,9 @@ async fn configured_users_are_listed() {
         }];
     })
     .await;
-    let (status, users) = server.op(Method::GET, "/api/v0/users", None).await;
+    let (status, _, users) = server
+        .request(Method::GET, "/api/v0/users", Credential::Operator, None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         users,
@@ -265,8 +279,13 @@ async fn an_expired_manual_management_token_is_refused() {
         &Origin::default(),
     );
     store.create_token(&new, &audit).await.unwrap();
-    let (status, body) = server
-        .call(Method::GET, "/api/v0/tokens", Some(&minted.plain), None)
+    let (status, _, body) = server
+        .request(
+            Method::GET,
+            "/api/v0/tokens",
+            Credential::Bearer(&minted.plain),
+            None,
+        )
         .await;
     assert_eq!(
         (status, body),

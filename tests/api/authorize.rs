@@ -1,8 +1,6 @@
 //! The decision API: `POST /api/v0/authorize`, with IOx semantics.
 
-mod common;
-
-use common::{Engine, TestServer};
+use crate::helpers::{Credential, Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use time::Duration;
@@ -98,10 +96,11 @@ async fn malformed_unknown_tampered_and_management_tokens_are_not_valid() {
 #[tokio::test]
 async fn a_token_with_no_permissions_cannot_be_created() {
     let server = TestServer::start(Engine::Sqlite).await;
-    let (status, body) = server
-        .op(
+    let (status, _, body) = server
+        .request(
             Method::POST,
             "/api/v0/tokens",
+            Credential::Operator,
             Some(json!({"description": "nothing", "permissions": []})),
         )
         .await;

@@ -1,15 +1,13 @@
 //! The Clustered-shaped management API for database tokens, over real HTTP.
 
-mod common;
-
-use common::{Engine, TestServer};
+use crate::helpers::{Credential, Engine, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 on_both_engines! {
     async fn creating_a_token_returns_it_once_and_never_again(server: TestServer) {
-        let (status, created) = server
-            .op(Method::POST, "/api/v0/tokens", Some(json!({
+        let (status, _, created) = server
+            .request(Method::POST, "/api/v0/tokens", Credential::Operator, Some(json!({
                 "description": "read/write for mydb",
                 "permissions": [
                     {"action": "read", "resource": "mydb"},
@@ -32,10 +30,10 @@ on_both_engines! {
         assert_eq!(created["expiresAt"], "2099-01-01T00:00:00.000Z");
         assert!(created["createdAt"].as_str().unwrap().ends_with('Z'));
 
-        let (_, one) = server.op(Method::GET, &format!("/api/v0/tokens/{id}"), None).await;
-        let (_, all) = server.op(Method::GET, "/api/v0/tokens", None).await;
-        let (_, patched) = server
-            .op(Method::PATCH, &format!("/api/v0/tokens/{id}"), Some(json!({"description": "renamed"})))
+        let (_, _, one) = server.request(Method::GET, &format!("/api/v0/tokens/{id}"), Credential::Operator, None).await;
+        let (_, _, all) = server.request(Method::GET, "/api/v0/tokens", Credential::Operator, None).await;
+        let (_, _, patched) = server
+            .request(Method::PATCH, &format!("/api/v0/tokens/{id}"), Credential::Operator, Some(json!({"description": "renamed"})))
             .await;
         for later in [&one, &all, &patched] {
             assert!(!later.to_string().contains(&token), "token leaked in {later}");
@@ -51,30 +49,30 @@ on_both_engines! {
         let ask = json!([{"action": "write", "database": "db1"}]);
         assert_eq!(server.authorize(&token, ask.clone()).await["valid"], true);
 
-        let (status, body) = server.op(Method::DELETE, &format!("/api/v0/tokens/{id}"), None).await;
+        let (status, _, body) = server.request(Method::DELETE, &format!("/api/v0/tokens/{id}"), Credential::Operator, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert_eq!(body, Value::Null);
         assert_eq!(server.authorize(&token, ask).await, json!({"valid": false, "permissions": []}));
 
-        let (_, listed) = server.op(Method::GET, "/api/v0/tokens", None).await;
+        let (_, _, listed) = server.request(Method::GET, "/api/v0/tokens", Credential::Operator, None).await;
         assert_eq!(listed, json!([]));
-        let (_, listed) = server.op(Method::GET, "/api/v0/tokens?include_revoked=true", None).await;
+        let (_, _, listed) = server.request(Method::GET, "/api/v0/tokens?include_revoked=true", Credential::Operator, None).await;
         assert_eq!(listed[0]["id"], id.as_str());
         assert!(listed[0]["revokedAt"].is_string());
 
-        let (status, body) = server.op(Method::GET, &format!("/api/v0/tokens/{id}"), None).await;
+        let (status, _, body) = server.request(Method::GET, &format!("/api/v0/tokens/{id}"), Credential::Operator, None).await;
         assert_eq!((status, body), (StatusCode::NOT_FOUND, json!({"code": 404, "message": "token not found"})));
-        let (status, body) = server
-            .op(Method::GET, &format!("/api/v0/tokens/{id}?include_revoked=true"), None)
+        let (status, _, body) = server
+            .request(Method::GET, &format!("/api/v0/tokens/{id}?include_revoked=true"), Credential::Operator, None)
             .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["revokedAt"], listed[0]["revokedAt"]);
 
         // Revoking again is idempotent; a revoked token's description is frozen.
-        let (status, _) = server.op(Method::DELETE, &format!("/api/v0/tokens/{id}"), None).await;
+        let (status, _, _) = server.request(Method::DELETE, &format!("/api/v0/tokens/{id}"), Credential::Operator, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, _) = server
-            .op(Method::PATCH, &format!("/api/v0/tokens/{id}"), Some(json!({"description": "x"})))
+        let (status, _, _) = server
+            .request(Method::PATCH, &format!("/api/v0/tokens/{id}"), Credential::Operator, Some(json!({"description": "x"})))
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
@@ -86,15 +84,15 @@ on_both_engines! {
             (Method::GET, format!("/api/v0/tokens/{id}")),
             (Method::DELETE, format!("/api/v0/tokens/{id}")),
         ] {
-            let (status, body) = server.call(method, &path, Some(&token), None).await;
+            let (status, _, body) = server.request(method, &path, Credential::Bearer(&token), None).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
             assert_eq!(body, json!({
                 "code": 403,
                 "message": "database tokens cannot use the management API; use a management token"
             }));
         }
-        let (status, _) = server
-            .call(Method::POST, "/api/v0/tokens", Some(&token), Some(json!({"description": "x", "permissions": []})))
+        let (status, _, _) = server
+            .request(Method::POST, "/api/v0/tokens", Credential::Bearer(&token), Some(json!({"description": "x", "permissions": []})))
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         // The token was not revoked by its own attempt.
@@ -187,7 +185,9 @@ async fn a_list_larger_than_a_stream_page_arrives_whole_and_pages_with_limit_and
             .await
             .unwrap();
     }
-    let (status, all) = server.op(Method::GET, "/api/v0/tokens", None).await;
+    let (status, _, all) = server
+        .request(Method::GET, "/api/v0/tokens", Credential::Operator, None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let ids: Vec<&str> = all
         .as_array()
@@ -232,7 +232,7 @@ async fn the_store_going_away_turns_into_503_with_retry_after_not_a_4xx() {
         .create_token(json!([{"action": "read", "resource": "db"}]))
         .await;
     // Terminate every connection of this test's database and forbid new ones.
-    let admin = common::pg_admin_url();
+    let admin = crate::helpers::pg_admin_url();
     let name = server
         .db
         .url
@@ -270,7 +270,9 @@ async fn the_store_going_away_turns_into_503_with_retry_after_not_a_4xx() {
         json!({"code": 503, "message": "service temporarily unavailable; retry later"})
     );
 
-    let (status, _) = server.op(Method::GET, "/api/v0/tokens", None).await;
+    let (status, _, _) = server
+        .request(Method::GET, "/api/v0/tokens", Credential::Operator, None)
+        .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     let response = server
         .client
@@ -294,7 +296,7 @@ async fn the_store_going_away_turns_into_503_with_retry_after_not_a_4xx() {
 
 #[tokio::test]
 async fn a_saturated_hashing_pool_answers_503_with_retry_after_instead_of_queueing() {
-    let db = common::TestDatabase::new(Engine::Sqlite).await;
+    let db = crate::helpers::TestDatabase::new(Engine::Sqlite).await;
     // One hashing thread and no queue: concurrent management checks (about 16 ms of argon2
     // each at the OWASP setting) cannot all be admitted.
     let server = TestServer::start_with(db, |config| {
