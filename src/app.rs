@@ -89,6 +89,8 @@ impl AppState {
     pub fn new(store: Store, pool: HashPool, oauth: Option<OAuth>) -> Self {
         let tokens = TokenService::new(store.clone(), pool.clone());
         let metrics = Metrics::new();
+        let hashing = pool.clone();
+        metrics.track_hashes(move || hashing.in_flight());
         AppState {
             directory: Directory::new(store.clone()),
             audit: AuditLog::new(store.clone(), metrics.clone()),

@@ -13,6 +13,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
@@ -38,6 +39,9 @@ pub struct Metrics {
     refusals: Family<RefusalLabels, Counter>,
     panics: Counter,
     unaudited: Counter,
+    hashes: Gauge,
+    /// Reads the hashing pool's load when `/metrics` is rendered.
+    hash_load: Arc<std::sync::OnceLock<Box<dyn Fn() -> usize + Send + Sync>>>,
     refusal_log: Arc<LimitedLog>,
 }
 
@@ -105,11 +109,19 @@ impl Metrics {
             "Refusals of verified callers over their per-minute audit budget, counted instead of written",
             unaudited.clone(),
         );
+        let hashes = Gauge::default();
+        registry.register(
+            "argon2_in_flight",
+            "argon2 hashes running or waiting for a hashing thread",
+            hashes.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             refusals,
             panics,
             unaudited,
+            hashes,
+            hash_load: Arc::default(),
             refusal_log: Arc::new(LimitedLog::every(Duration::from_secs(
                 REFUSAL_LOG_INTERVAL_SECONDS,
             ))),
@@ -140,8 +152,17 @@ impl Metrics {
         self.panics.inc();
     }
 
+    /// Where `tollgate_argon2_in_flight` is read from (the first call wins).
+    pub fn track_hashes(&self, in_flight: impl Fn() -> usize + Send + Sync + 'static) {
+        let _ = self.hash_load.set(Box::new(in_flight));
+    }
+
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
+        if let Some(in_flight) = self.hash_load.get() {
+            self.hashes
+                .set(i64::try_from(in_flight()).unwrap_or(i64::MAX));
+        }
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);

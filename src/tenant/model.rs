@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use crate::token::{OrgId, Status, UserId};
+use crate::token::model::{OrgId, Status, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Org {

@@ -96,7 +96,7 @@ impl Tenants {
         if let Some(bucket) = request.bucket.as_deref().filter(|b| !b.is_empty()) {
             rules::bucket_name(bucket)?;
         }
-        let now = crate::token::now();
+        let now = crate::token::model::now();
         let user = V2User {
             id: fresh_id()?,
             name: name("user", request.username.as_deref().unwrap_or_default())?,
@@ -178,7 +178,7 @@ impl Tenants {
         status: Status,
     ) -> Result<V2User, Error> {
         holder.require(Action::Write, Resource::of("users", None, None))?;
-        let now = crate::token::now();
+        let now = crate::token::model::now();
         let user = V2User {
             id: fresh_id()?,
             name: name("user", user_name)?,
@@ -324,7 +324,7 @@ impl Tenants {
         description: &str,
     ) -> Result<Org, Error> {
         holder.require(Action::Write, Resource::of("orgs", None, None))?;
-        let now = crate::token::now();
+        let now = crate::token::model::now();
         let org = Org {
             id: fresh_id()?,
             name: name("org", org_name)?,

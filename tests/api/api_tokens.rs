@@ -297,39 +297,62 @@ async fn the_store_going_away_turns_into_503_with_retry_after_not_a_4xx() {
 #[tokio::test]
 async fn a_saturated_hashing_pool_answers_503_with_retry_after_instead_of_queueing() {
     let db = crate::helpers::TestDatabase::new(Engine::Sqlite).await;
-    // One hashing thread and no queue: concurrent management checks (about 16 ms of argon2
-    // each at the OWASP setting) cannot all be admitted.
+    // One hashing thread, no queue, and a management-token hash slow enough (64 MiB, 12
+    // passes: most of a second) that the first check is still hashing when the second comes.
     let server = TestServer::start_with(db, |config| {
         config.argon2.threads = 1;
         config.argon2.queue = 0;
+        config.argon2.management_tokens = tollgate::config::HashParams {
+            memory_kib: 64 * 1024,
+            iterations: 12,
+            parallelism: 1,
+        };
     })
     .await;
-    let requests = (0..12).map(|_| {
-        server
-            .client
-            .get(format!("{}/api/v0/tokens", server.base))
-            .bearer_auth(&server.operator_token)
-            .send()
-    });
-    let responses = futures_util::future::join_all(requests).await;
-    let mut ok = 0;
-    let mut busy = 0;
-    for response in responses {
-        let response = response.unwrap();
-        match response.status() {
-            StatusCode::OK => ok += 1,
-            StatusCode::SERVICE_UNAVAILABLE => {
-                assert_eq!(response.headers()["retry-after"], "1");
-                let body: Value = response.json().await.unwrap();
-                assert_eq!(
-                    body["message"],
-                    "service temporarily unavailable; retry later"
-                );
-                busy += 1;
-            }
-            other => panic!("unexpected {other}"),
-        }
+    let in_flight = "tollgate_argon2_in_flight";
+    assert_eq!(server.metric(in_flight).await, 0.0);
+    let first = server
+        .client
+        .get(format!("{}/api/v0/tokens", server.base))
+        .bearer_auth(&server.operator_token)
+        .send();
+    let first = tokio::spawn(first);
+    // The pool says when the first check holds its only thread.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.metric(in_flight).await < 1.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first check never reached the pool"
+        );
+        tokio::task::yield_now().await;
     }
-    assert!(ok >= 1, "the admitted check succeeds");
-    assert!(busy >= 1, "the rest are refused at once, not queued");
+    let second = server
+        .client
+        .get(format!("{}/api/v0/tokens", server.base))
+        .bearer_auth(&server.operator_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        second.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "refused at once, not queued"
+    );
+    assert_eq!(second.headers()["retry-after"], "1");
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "service temporarily unavailable; retry later"
+    );
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(
+        first.status(),
+        StatusCode::OK,
+        "the admitted check succeeds"
+    );
+    assert_eq!(
+        server.metric(in_flight).await,
+        0.0,
+        "its permit is returned"
+    );
 }
