@@ -3,13 +3,12 @@
 pub mod api;
 pub mod app;
 pub mod audit;
-pub mod authz;
+pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod identity;
 pub mod oauth;
-pub mod ops;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;

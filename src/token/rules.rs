@@ -136,6 +136,39 @@ pub fn expiry(
     Ok(Some(at))
 }
 
+// Cloud Dedicated's `expirationType`, as its clients send it (no doc comment: it would
+// become the OpenAPI schema's description).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpirationType {
+    Datetime,
+    #[serde(rename = "noExpiration")]
+    NoExpiration,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ExpirationTypeError {
+    #[error("expiresAt is required when expirationType is datetime")]
+    ExpiresAtMissing,
+    #[error("expiresAt must be omitted when expirationType is noExpiration")]
+    ExpiresAtUnexpected,
+}
+
+/// The `expiresAt` to use when `expirationType` was also given: `datetime` needs one,
+/// `noExpiration` forbids one; without a type, `expiresAt` decides alone.
+pub fn expiration_type<T>(
+    declared: Option<ExpirationType>,
+    expires_at: Option<T>,
+) -> Result<Option<T>, ExpirationTypeError> {
+    match (declared, expires_at) {
+        (Some(ExpirationType::Datetime), None) => Err(ExpirationTypeError::ExpiresAtMissing),
+        (Some(ExpirationType::NoExpiration), Some(_)) => {
+            Err(ExpirationTypeError::ExpiresAtUnexpected)
+        }
+        (_, expires_at) => Ok(expires_at),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,5 +286,26 @@ mod tests {
         let long = "é".repeat(64);
         assert!(database_permissions([(Action::Read, long)]).is_err());
         assert_eq!(database_permissions([]), Err(RuleError::NoPermissions));
+    }
+
+    #[test]
+    fn expiration_type_requires_or_forbids_expires_at() {
+        use ExpirationType::{Datetime, NoExpiration};
+        assert_eq!(expiration_type(Some(Datetime), Some("t")), Ok(Some("t")));
+        assert_eq!(
+            expiration_type::<&str>(Some(Datetime), None),
+            Err(ExpirationTypeError::ExpiresAtMissing)
+        );
+        assert_eq!(expiration_type::<&str>(Some(NoExpiration), None), Ok(None));
+        assert_eq!(
+            expiration_type(Some(NoExpiration), Some("t")),
+            Err(ExpirationTypeError::ExpiresAtUnexpected)
+        );
+        assert_eq!(expiration_type(None, Some("t")), Ok(Some("t")));
+        assert_eq!(expiration_type::<&str>(None, None), Ok(None));
+        assert_eq!(
+            ExpirationTypeError::ExpiresAtMissing.to_string(),
+            "expiresAt is required when expirationType is datetime"
+        );
     }
 }

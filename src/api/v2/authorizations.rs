@@ -7,16 +7,17 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::V2Error;
 use super::auth::V2Caller;
 use super::error::V2ErrorBody;
-use super::extract::{V2Json, V2Path, V2Query, optional_id, v2_id};
-use super::{V2Error, rfc3339_nano};
-use crate::api::stream::{Chunk, json_stream};
+use super::extract::{V2Json, V2Path, V2Query, optional_id, status, v2_id};
+use crate::api::stream::{Chunk, stream_pages};
+use crate::api::time_format::rfc3339_nano;
 use crate::app::AppState;
 use crate::store::OwnedTokens;
 use crate::tenant::authorizations::{CreateAuthorization, RequestedPermission};
 use crate::tenant::service::Names;
-use crate::token::{Status, Token, TokenId};
+use crate::token::{Token, TokenId};
 
 /// Authorizations read from the store per round trip while listing.
 const LIST_PAGE: u32 = 500;
@@ -316,7 +317,6 @@ pub async fn list_authorizations(
         (None, Some(name)) if !name.is_empty() => Some(state.tenants.org_named(name).await?.id),
         _ => None,
     };
-    // The first page is read before answering, so an outage is a 503, not a broken 200.
     let fetch = move |after: Option<TokenId>| {
         let state = state.clone();
         let holder = holder.clone();
@@ -334,19 +334,13 @@ pub async fn list_authorizations(
             let mut items = Vec::with_capacity(page.len());
             for token in &page {
                 if let Some(item) = view(token, &mut names).await? {
-                    items.push(
-                        serde_json::to_vec(&item).map_err(|e| V2Error::internal(&e.to_string()))?,
-                    );
+                    items.push(item);
                 }
             }
-            Ok::<_, V2Error>(Chunk::of(items, next))
+            Chunk::serialize(items, next).map_err(|e| V2Error::internal(&e.to_string()))
         }
     };
-    let first = fetch(None).await?;
-    Ok(json_stream(OPEN, CLOSE, first, move |after| {
-        let fetch = fetch.clone();
-        async move { fetch(Some(after)).await.map_err(|e| e.message) }
-    }))
+    stream_pages(OPEN, CLOSE, None, fetch).await
 }
 
 /// Get one authorization.
@@ -390,14 +384,7 @@ pub async fn update_authorization(
     V2Json(body): V2Json<UpdateAuthorizationBody>,
 ) -> Result<Json<AuthorizationView>, V2Error> {
     let id = v2_id(&id)?;
-    let status = body
-        .status
-        .as_deref()
-        .map(|s| {
-            Status::parse(s)
-                .ok_or_else(|| V2Error::invalid("invalid status: must be active or inactive"))
-        })
-        .transpose()?;
+    let status = status(body.status.as_deref())?;
     let token = state
         .authorizations
         .update(

@@ -1,0 +1,38 @@
+//! The HTTP side of authentication, shared by the surfaces: a request's `Authorization`
+//! header into `auth`, and refusals written to the audit log. Uses `auth`, `audit`,
+//! `api::request` and the application state; each surface words its own answers.
+
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::request::peer;
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::auth::{AuthFailure, Authenticated, Scheme, credential};
+
+/// Who the request's credential is, when sent with one of `accepted`.
+pub async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+    accepted: &'static [Scheme],
+) -> Result<Authenticated, AuthFailure> {
+    let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
+    let credential =
+        credential::from_header(header, accepted).map_err(AuthFailure::no_credential)?;
+    state
+        .authenticator
+        .authenticate(&credential, peer(parts))
+        .await
+}
+
+/// Audit writes for refusals are best effort: a failing store must not turn a 401 into a 500.
+/// Each actor's refusals are written up to a budget per minute, then only counted.
+pub async fn record(state: &AppState, event: &AuditEvent) {
+    if !state.refusal_budget.allows(&event.actor) {
+        state.metrics.refusal_not_audited();
+        return;
+    }
+    if let Err(e) = state.store.record_audit(event).await {
+        tracing::warn!(error = %e, action = event.action, "could not record audit entry");
+    }
+}
