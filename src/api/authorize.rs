@@ -1,5 +1,6 @@
 //! `POST /api/v0/authorize`, data-path decisions: "may this token do that on this
-//! database?". Decodes, asks `auth::grant`, encodes; errors in the management API's body.
+//! database?". Decodes, asks `auth::grant`, encodes. Uses `auth` and the management API's
+//! error body and JSON extractor.
 
 use axum::Json;
 use axum::extract::State;

@@ -1,5 +1,6 @@
 //! Who is calling, for every surface, with no HTTP types: credentials, one `authenticate`,
-//! and the data-path grant rule. Uses `token`, `verify`, `oauth`, `identity`, `store`, `tenant`.
+//! and the data-path grant rule. Uses `token`, `verify`, `oauth`, `identity`, `store`,
+//! `tenant` and `telemetry`; never `api` or `app`.
 
 pub mod credential;
 pub mod grant;
