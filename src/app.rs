@@ -22,7 +22,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
 use tower::Layer;
-use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
 use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -33,12 +32,14 @@ use tracing::Span;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use crate::api::body::BodyDeadline;
-use crate::api::v0::{self, ApiError};
-use crate::api::v2::{self, V2Error};
+use crate::api::body::{BodyDeadline, MAX_BODY_BYTES};
+use crate::api::request::REQUEST_ID_HEADER;
+use crate::api::v0::ApiError;
+use crate::api::v2::{V2Code, V2Error};
+use crate::api::{authorize, ops, v0, v2};
 use crate::audit::{AuditLog, Origin};
+use crate::auth::Authenticator;
 use crate::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::config::Config;
 use crate::identity::directory::Directory;
@@ -50,7 +51,6 @@ use crate::tenant::service::Tenants;
 use crate::token::hashing::{HashPool, PoolError};
 use crate::token::service::TokenService;
 use crate::verify::Verifier;
-use crate::{authz, ops};
 
 /// How long shutdown waits for the store's connections to close.
 const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,7 +64,8 @@ pub struct AppState {
     /// The v2 API's use cases: users, orgs, setup; and authorizations.
     pub tenants: Tenants,
     pub authorizations: Authorizations,
-    pub verifier: Verifier,
+    /// Who a credential is, for every surface.
+    pub authenticator: Authenticator,
     pub started_at: OffsetDateTime,
     /// Identity providers, when `[[oauth.issuers]]` are configured.
     pub oauth: Option<OAuth>,
@@ -91,13 +92,15 @@ impl AppState {
         let metrics = Metrics::new();
         let hashing = pool.clone();
         metrics.track_hashes(move || hashing.in_flight());
+        let verifier = Verifier::new(store.clone(), pool);
+        let directory = Directory::new(store.clone());
         AppState {
-            directory: Directory::new(store.clone()),
+            authenticator: Authenticator::new(verifier, oauth.clone(), directory.clone()),
+            directory,
             audit: AuditLog::new(store.clone(), metrics.clone()),
             tenants: Tenants::new(store.clone(), tokens.clone()),
             authorizations: Authorizations::new(store.clone(), tokens.clone()),
             tokens,
-            verifier: Verifier::new(store.clone(), pool),
             store,
             started_at: OffsetDateTime::now_utc(),
             oauth,
@@ -370,109 +373,13 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Every REST route, registered together with its OpenAPI description.
+/// Every REST route, each surface's router registered with its OpenAPI description.
 fn api_routes(metrics: &Metrics) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(v0_routes(metrics))
-        .merge(v2_routes(metrics))
-}
-
-/// The management API, the decision endpoint and operations: `{"code": <status>, …}` errors.
-fn v0_routes(metrics: &Metrics) -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(v0::tokens::create_token, v0::tokens::list_tokens))
-        .routes(routes!(
-            v0::tokens::get_token,
-            v0::tokens::update_token,
-            v0::tokens::delete_token
-        ))
-        .routes(routes!(
-            v0::management_tokens::create_management_token,
-            v0::management_tokens::list_management_tokens
-        ))
-        .routes(routes!(
-            v0::management_tokens::get_management_token,
-            v0::management_tokens::delete_management_token
-        ))
-        .routes(routes!(
-            v0::dedicated::create_token,
-            v0::dedicated::list_tokens
-        ))
-        .routes(routes!(
-            v0::dedicated::get_token,
-            v0::dedicated::update_token,
-            v0::dedicated::delete_token
-        ))
-        .routes(routes!(v0::users::list_users))
-        .routes(routes!(v0::audit::list_audit))
-        .routes(routes!(authz::authorize))
-        .routes(routes!(ops::health))
-        .routes(routes!(ops::ready))
-        .routes(routes!(ops::ping))
-        .routes(routes!(ops::metrics))
-        .layer(CatchPanicLayer::custom(PanicAnswer {
-            surface: Surface::V0,
-            metrics: metrics.clone(),
-        }))
-}
-
-/// The InfluxDB v2 API: v2 errors, and refusals of verified callers audited.
-fn v2_routes(metrics: &Metrics) -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(v2::setup::get_setup, v2::setup::post_setup))
-        .routes(routes!(
-            v2::authorizations::create_authorization,
-            v2::authorizations::list_authorizations
-        ))
-        .routes(routes!(
-            v2::authorizations::get_authorization,
-            v2::authorizations::update_authorization,
-            v2::authorizations::delete_authorization
-        ))
-        .routes(routes!(v2::authorizations::list_resources))
-        .routes(routes!(v2::users::create_user, v2::users::list_users))
-        .routes(routes!(
-            v2::users::get_user,
-            v2::users::update_user,
-            v2::users::delete_user
-        ))
-        .routes(routes!(v2::users::me))
-        .routes(routes!(v2::orgs::create_org, v2::orgs::list_orgs))
-        .routes(routes!(v2::orgs::get_org, v2::orgs::delete_org))
-        .layer(axum::middleware::from_fn(v2::auth::audit_refusals))
-        .layer(CatchPanicLayer::custom(PanicAnswer {
-            surface: Surface::V2,
-            metrics: metrics.clone(),
-        }))
-}
-
-/// The last line of defence: a handler that panics answers 500 in its surface's error body
-/// and is counted (`tollgate_handler_panics_total`); the connection survives.
-#[derive(Clone)]
-struct PanicAnswer {
-    surface: Surface,
-    metrics: Metrics,
-}
-
-#[derive(Clone, Copy)]
-enum Surface {
-    V0,
-    V2,
-}
-
-impl ResponseForPanic for PanicAnswer {
-    type ResponseBody = axum::body::Body;
-
-    fn response_for_panic(
-        &mut self,
-        _panic: Box<dyn std::any::Any + Send + 'static>,
-    ) -> axum::http::Response<Self::ResponseBody> {
-        self.metrics.panicked();
-        match self.surface {
-            Surface::V0 => ApiError::internal("handler panicked").into_response(),
-            Surface::V2 => V2Error::internal("handler panicked").into_response(),
-        }
-    }
+        .merge(v0::router(metrics))
+        .merge(authorize::router(metrics))
+        .merge(ops::router(metrics))
+        .merge(v2::router(metrics))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -495,12 +402,12 @@ pub fn router(state: AppState) -> Router {
         })
         .method_not_allowed_fallback(|uri: Uri| async move {
             if is_v2(&uri) {
-                V2Error::new("method not allowed", "method not allowed").into_response()
+                V2Error::new(V2Code::MethodNotAllowed, "method not allowed").into_response()
             } else {
                 ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response()
             }
         })
-        .layer(DefaultBodyLimit::max(v0::extract::MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-influxdb-version"),
             HeaderValue::from_static(ops::VERSION),
@@ -559,7 +466,7 @@ fn is_v2(uri: &Uri) -> bool {
     uri.path().starts_with("/api/v2/") || uri.path() == "/api/v2"
 }
 
-static REQUEST_ID: HeaderName = HeaderName::from_static(v0::auth::REQUEST_ID_HEADER);
+static REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 
 /// Request ids for the audit log and the `X-Request-Id` response header (a client's own is kept).
 #[derive(Clone, Copy)]
@@ -570,60 +477,5 @@ impl MakeRequestId for RandomRequestId {
         // Correlation ids need not be unpredictable: the thread-local generator, no syscall.
         let id = format!("{:016x}", rand::rng().random::<u64>());
         HeaderValue::from_str(&id).ok().map(RequestId::new)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::body::Body;
-    use axum::routing::get;
-    use tower::ServiceExt;
-
-    use super::*;
-
-    async fn buggy_handler() -> &'static str {
-        panic!("a bug in a handler")
-    }
-
-    async fn answer_to_a_panic(surface: Surface) -> (StatusCode, serde_json::Value, String) {
-        let metrics = Metrics::new();
-        let app: Router =
-            Router::new()
-                .route("/boom", get(buggy_handler))
-                .layer(CatchPanicLayer::custom(PanicAnswer {
-                    surface,
-                    metrics: metrics.clone(),
-                }));
-        let request = Request::builder()
-            .uri("/boom")
-            .body(Body::empty())
-            .expect("request");
-        let response = app.oneshot(request).await.expect("infallible");
-        let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), 1024)
-            .await
-            .expect("body");
-        let body = serde_json::from_slice(&body).expect("json");
-        (status, body, metrics.render())
-    }
-
-    #[tokio::test]
-    async fn a_panicking_handler_answers_500_in_its_surfaces_error_body_and_is_counted() {
-        let (status, body, metrics) = answer_to_a_panic(Surface::V0).await;
-        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(
-            body,
-            serde_json::json!({"code": 500, "message": "internal server error"})
-        );
-        assert!(
-            metrics.contains("tollgate_handler_panics_total 1"),
-            "{metrics}"
-        );
-        let (status, body, _) = answer_to_a_panic(Surface::V2).await;
-        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(
-            body,
-            serde_json::json!({"code": "internal error", "message": "internal server error"})
-        );
     }
 }

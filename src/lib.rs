@@ -3,14 +3,14 @@
 pub mod api;
 pub mod app;
 pub mod audit;
-pub mod authz;
+pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod identity;
 pub mod oauth;
-pub mod ops;
+pub mod paging;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;

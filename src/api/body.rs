@@ -1,10 +1,14 @@
 //! Reading a JSON request body, shared by the API surfaces; each phrases the failure its way.
+//! Uses axum and `strict_json`.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+
+/// Largest JSON body accepted by any surface.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Why a body could not be read as `T`.
 pub enum BodyError {

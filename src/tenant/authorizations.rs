@@ -251,22 +251,22 @@ impl Authorizations {
             .ok_or_else(|| Error::NotFound("authorization not found".into()))
     }
 
-    /// One page of live v2 authorizations matching `filter`, keeping only those the caller may
-    /// read (silently, as InfluxDB does).
+    /// One page of live v2 authorizations of a user and/or an org (`None`: any), keeping
+    /// only those the caller may read (silently, as InfluxDB does).
     pub async fn list_page(
         &self,
         holder: &Holder,
-        filter: &OwnedTokens<'_>,
+        user_id: Option<&UserId>,
+        org_id: Option<&OrgId>,
         after: Option<&TokenId>,
         limit: u32,
     ) -> Result<(Vec<Token>, Option<TokenId>), Error> {
+        let filter = OwnedTokens { user_id, org_id };
         let page = self
             .store
-            .list_owned_tokens(filter, Page { after, limit })
+            .list_owned_tokens(&filter, Page { after, limit })
             .await?;
-        let next = (page.len() == limit as usize)
-            .then(|| page.last().map(|t| t.id.clone()))
-            .flatten();
+        let next = crate::paging::next_cursor(&page, limit, |last| last.id.clone());
         let visible = page
             .into_iter()
             .filter(|t| require_on(holder, Action::Read, t).is_ok())

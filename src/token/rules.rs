@@ -46,6 +46,10 @@ pub enum RuleError {
     NothingToUpdate,
     #[error("invalid status: must be active or inactive")]
     Status,
+    #[error("expiresAt is required when expirationType is datetime")]
+    ExpiresAtMissing,
+    #[error("expiresAt must be omitted when expirationType is noExpiration")]
+    ExpiresAtUnexpected,
     #[error("invalid bucket name: * means every database; omit the name to grant every bucket")]
     BucketWildcard,
     #[error(
@@ -175,6 +179,29 @@ pub fn expiry(
     Ok(Some(at))
 }
 
+// Cloud Dedicated's `expirationType`, as its clients send it (no doc comment: it would
+// become the OpenAPI schema's description).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpirationType {
+    Datetime,
+    #[serde(rename = "noExpiration")]
+    NoExpiration,
+}
+
+/// The `expiresAt` to use when `expirationType` was also given: `datetime` needs one,
+/// `noExpiration` forbids one; without a type, `expiresAt` decides alone.
+pub fn expiration_type<T>(
+    declared: Option<ExpirationType>,
+    expires_at: Option<T>,
+) -> Result<Option<T>, RuleError> {
+    match (declared, expires_at) {
+        (Some(ExpirationType::Datetime), None) => Err(RuleError::ExpiresAtMissing),
+        (Some(ExpirationType::NoExpiration), Some(_)) => Err(RuleError::ExpiresAtUnexpected),
+        (_, expires_at) => Ok(expires_at),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,5 +319,26 @@ mod tests {
         let long = "é".repeat(64);
         assert!(database_permissions([(Action::Read, long)]).is_err());
         assert_eq!(database_permissions([]), Err(RuleError::NoPermissions));
+    }
+
+    #[test]
+    fn expiration_type_requires_or_forbids_expires_at() {
+        use ExpirationType::{Datetime, NoExpiration};
+        assert_eq!(expiration_type(Some(Datetime), Some("t")), Ok(Some("t")));
+        assert_eq!(
+            expiration_type::<&str>(Some(Datetime), None),
+            Err(RuleError::ExpiresAtMissing)
+        );
+        assert_eq!(expiration_type::<&str>(Some(NoExpiration), None), Ok(None));
+        assert_eq!(
+            expiration_type(Some(NoExpiration), Some("t")),
+            Err(RuleError::ExpiresAtUnexpected)
+        );
+        assert_eq!(expiration_type(None, Some("t")), Ok(Some("t")));
+        assert_eq!(expiration_type::<&str>(None, None), Ok(None));
+        assert_eq!(
+            RuleError::ExpiresAtMissing.to_string(),
+            "expiresAt is required when expirationType is datetime"
+        );
     }
 }

@@ -28,23 +28,6 @@ pub enum Rejection {
     Unavailable(String),
 }
 
-impl Rejection {
-    /// A stable label for logs and metrics.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Rejection::Malformed => "malformed",
-            Rejection::Unknown => "unknown",
-            Rejection::WrongSecret => "wrong_secret",
-            Rejection::RateLimited(_) => "rate_limited",
-            Rejection::Unusable(Unusable::Revoked) => "revoked",
-            Rejection::Unusable(Unusable::Expired) => "expired",
-            Rejection::Unusable(Unusable::Inactive) => "inactive",
-            Rejection::Unusable(Unusable::OwnerInactive) => "user_inactive",
-            Rejection::Unavailable(_) => "unavailable",
-        }
-    }
-}
-
 impl From<StoreError> for Rejection {
     fn from(err: StoreError) -> Self {
         Rejection::Unavailable(err.to_string())

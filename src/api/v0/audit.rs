@@ -9,9 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiError;
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::extract::ApiQuery;
-use super::paging::{json_page, page_limit};
-use super::tokens::rfc3339;
+use super::extract::{ApiQuery, page_limit};
+use crate::api::paging::{json_page, next_cursor};
+use crate::api::time_format::rfc3339;
 use crate::app::AppState;
 use crate::audit::{AuditRecord, Outcome};
 use crate::identity::Right;
@@ -113,9 +113,7 @@ pub async fn list_audit(
         .audit
         .list(since, params.after, limit, newest_first)
         .await?;
-    let next = (records.len() == limit as usize)
-        .then(|| records.last().map(|r| r.id))
-        .flatten();
+    let next = next_cursor(&records, limit, |last| last.id);
     let views: Vec<AuditEntryView> = records.into_iter().map(AuditEntryView::from).collect();
     let next = next.map(|last| {
         // The parsed instant in UTC: a client's `+hh:mm` would read as a space in a query.

@@ -6,10 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::api::retry::{RETRY_AFTER_SECONDS, rate_limited_message, retry_seconds};
 use crate::error::Error;
-
-/// Seconds a client should wait after our own outage.
-pub const RETRY_AFTER_SECONDS: u64 = 1;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -17,13 +15,6 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for `Retry-After`: our own outages (503) and rate limits (429).
     pub retry_after: Option<u64>,
-}
-
-/// Whole seconds to wait, rounded up, at least one.
-fn retry_seconds(wait: std::time::Duration) -> u64 {
-    u64::try_from(wait.as_millis().div_ceil(1000))
-        .unwrap_or(u64::MAX)
-        .max(1)
 }
 
 /// Error body of every `/api/v0` endpoint.
@@ -75,9 +66,7 @@ impl ApiError {
         let seconds = retry_seconds(wait);
         ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
-            message: format!(
-                "too many failed authentications from this address; retry after {seconds} seconds"
-            ),
+            message: rate_limited_message(seconds),
             retry_after: Some(seconds),
         }
     }

@@ -1,17 +1,18 @@
-//! Extractors whose rejections are `ApiError`s that say what was wrong.
+//! Extractors whose rejections are `ApiError`s that say what was wrong, and the management
+//! API's parameter rules.
 
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
-use crate::api::body::{BodyError, read_json};
+use crate::api::body::{BodyError, MAX_BODY_BYTES, read_json};
 use crate::token::TokenId;
 
-/// Largest JSON body accepted by the management and decision APIs.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest page a list returns.
+pub const MAX_PAGE: u32 = 1000;
 
 /// A JSON body: 415 without `Content-Type: application/json`, 413 over the limit,
 /// 400 naming the field for malformed JSON or wrong types.
@@ -60,19 +61,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Query::<T>::from_request_parts(parts, state)
+        crate::api::extract::query(parts, state)
             .await
-            .map(|Query(value)| ApiQuery(value))
-            .map_err(|rejection| {
-                ApiError::bad_request(crate::api::body::query_problem(&rejection.body_text()))
-            })
+            .map(ApiQuery)
+            .map_err(ApiError::bad_request)
     }
-}
-
-/// Parses a path id without echoing it (a pasted token must not come back in an error).
-pub fn token_id(raw: &str) -> Result<TokenId, ApiError> {
-    TokenId::parse(raw)
-        .map_err(|_| ApiError::bad_request("token id must be 16 lowercase hexadecimal characters"))
 }
 
 /// Path parameters; a segment that does not decode is a 400 in this API's body, not echoed.
@@ -82,9 +75,26 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
+        crate::api::extract::path(parts, state)
             .await
-            .map(|axum::extract::Path(value)| ApiPath(value))
-            .map_err(|_| ApiError::bad_request("the path holds a segment that is not valid UTF-8"))
+            .map(ApiPath)
+            .map_err(ApiError::bad_request)
+    }
+}
+
+/// Parses a path id without echoing it (a pasted token must not come back in an error).
+pub fn token_id(raw: &str) -> Result<TokenId, ApiError> {
+    TokenId::parse(raw)
+        .map_err(|_| ApiError::bad_request("token id must be 16 lowercase hexadecimal characters"))
+}
+
+/// 400 unless `limit` is within 1..=MAX_PAGE.
+pub fn page_limit(limit: u32) -> Result<u32, ApiError> {
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )))
     }
 }

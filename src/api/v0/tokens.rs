@@ -5,20 +5,23 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiError;
 use super::auth::Caller;
 use super::error::ErrorBody;
-use super::extract::{ApiJson, ApiPath, ApiQuery, token_id};
-use super::paging::{json_page, page_limit};
-use crate::api::stream::{Chunk, json_stream};
+use super::extract::{ApiJson, ApiPath, ApiQuery, page_limit, token_id};
+use crate::api::paging::{json_page, next_cursor};
+use crate::api::stream::{Chunk, stream_pages};
+use crate::api::time_format::rfc3339;
 use crate::app::{AppState, ClusterIds};
+use crate::error::Error;
 use crate::identity::Right;
-use crate::token::rules::RuleError;
-use crate::token::service::{DatabaseTokenRequest, TokenService};
+use crate::token::rules::{self, RuleError};
+use crate::token::service::DatabaseTokenRequest;
 use crate::token::{Action, Token, TokenId, TokenKind};
+
+pub use crate::token::rules::ExpirationType;
 
 /// Page size when streaming a whole list.
 const STREAM_PAGE: u32 = 500;
@@ -35,14 +38,6 @@ pub struct DatabasePermission {
         pattern = r"^(\*|[A-Za-z0-9][A-Za-z0-9_-]*(/[A-Za-z0-9_-]+)?)$"
     )]
     pub resource: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ExpirationType {
-    Datetime,
-    #[serde(rename = "noExpiration")]
-    NoExpiration,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -134,21 +129,6 @@ impl From<&Token> for TokenView {
     }
 }
 
-/// UTC with milliseconds, as the Clustered API prints instants.
-pub fn rfc3339(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.millisecond()
-    )
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
@@ -201,19 +181,8 @@ pub async fn create(
     caller
         .require(state, Right::CreateDatabaseTokens, None)
         .await?;
-    let expires_at = match (body.expiration_type, body.expires_at) {
-        (Some(ExpirationType::Datetime), None) => {
-            return Err(ApiError::bad_request(
-                "expiresAt is required when expirationType is datetime",
-            ));
-        }
-        (Some(ExpirationType::NoExpiration), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "expiresAt must be omitted when expirationType is noExpiration",
-            ));
-        }
-        (_, expires_at) => expires_at,
-    };
+    let expires_at = rules::expiration_type(body.expiration_type, body.expires_at)
+        .map_err(crate::error::Error::from)?;
     let request = DatabaseTokenRequest {
         description: body.description,
         permissions: body
@@ -293,39 +262,26 @@ pub async fn list<V: Serialize + Send + 'static>(
             .tokens
             .list(kind, include_revoked, after.as_ref(), limit)
             .await?;
-        let next = match (page.len() == limit as usize, page.last()) {
-            (true, Some(last)) => Some(format!(
+        let next = next_cursor(&page, limit, |last| {
+            format!(
                 "{path}?limit={limit}&after={}&include_revoked={include_revoked}",
                 last.id
-            )),
-            _ => None,
-        };
+            )
+        });
         return Ok(json_page(page.iter().map(view).collect(), next));
     }
-    // The first page is read before answering, so an outage is a 503, not a broken 200.
-    let fetch = move |service: TokenService, after: Option<TokenId>| {
-        let view = view.clone();
+    let service = state.tokens.clone();
+    let fetch = move |after: Option<TokenId>| {
+        let (service, view) = (service.clone(), view.clone());
         async move {
             let page = service
                 .list(kind, include_revoked, after.as_ref(), STREAM_PAGE)
                 .await?;
-            let next = (page.len() == STREAM_PAGE as usize)
-                .then(|| page.last().map(|t| t.id.clone()))
-                .flatten();
-            let items = page
-                .iter()
-                .map(|t| serde_json::to_vec(&view(t)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| crate::error::Error::Internal(Box::new(e)))?;
-            Ok::<_, crate::error::Error>(Chunk::of(items, next))
+            let next = next_cursor(&page, STREAM_PAGE, |last| last.id.clone());
+            Chunk::serialize(page.iter().map(view), next).map_err(|e| Error::Internal(Box::new(e)))
         }
     };
-    let service = state.tokens.clone();
-    let first = fetch.clone()(service.clone(), after).await?;
-    Ok(json_stream("[", "]", first, move |after| {
-        let (service, fetch) = (service.clone(), fetch.clone());
-        async move { fetch(service, Some(after)).await.map_err(|e| e.to_string()) }
-    }))
+    Ok(stream_pages("[", "]", after, fetch).await?)
 }
 
 /// Get one database token. A revoked one only with `include_revoked=true`.

@@ -1,23 +1,25 @@
 //! Who is calling the v2 API: `Authorization: Token <t>` or `Bearer <t>` (scheme
-//! case-insensitive). A v2 authorization (database token) holds its permissions; management
-//! identities act as InfluxDB's operator.
+//! case-insensitive), as `auth` verifies it. A v2 authorization (database token) holds its
+//! permissions; management identities act as InfluxDB's operator.
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{FromRequestParts, MatchedPath, OptionalFromRequestParts, Request};
-use axum::http::StatusCode;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::V2Error;
-use crate::api::v0::auth::{authenticate, credential, origin, peer, record};
+use super::error::V2Code;
+use crate::api::auth::{authenticate, record};
+use crate::api::request::{origin, route_target};
 use crate::app::AppState;
 use crate::audit::{AuditAction, AuditEvent, Origin};
+use crate::auth::credential::TOKEN_OR_BEARER;
+use crate::auth::{AuthFailure, Authenticated, Outage, Reason};
 use crate::tenant::Holder;
-use crate::token::{TokenKind, Unusable};
-use crate::verify::Rejection;
+use crate::token::TokenKind;
 
 /// An authenticated v2 caller and where the call came from.
 pub struct V2Caller {
@@ -30,66 +32,60 @@ impl FromRequestParts<AppState> for V2Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, V2Error> {
         let origin = origin(parts);
-        let presented = credential(parts).map_err(|_| {
-            state.metrics.unverified_refusal("v2", "no_credential");
-            V2Error::unauthorized_access()
-        })?;
-        if TokenKind::from_token(presented.value) == Some(TokenKind::Database) {
-            return match state
-                .verifier
-                .verify_from(presented.value, &[TokenKind::Database], peer(parts))
-                .await
-            {
-                Ok(token) => {
-                    verified(parts, state, format!("token:{}", token.id), &origin);
-                    Ok(V2Caller {
-                        holder: Holder::Token(Box::new(token)),
-                        origin,
-                    })
+        let authenticated = match authenticate(parts, state, TOKEN_OR_BEARER).await {
+            Ok(authenticated) => authenticated,
+            Err(failure) => {
+                if let Some(actor) = &failure.actor {
+                    verified(parts, state, actor.clone(), &origin);
+                } else if failure.counted() {
+                    state
+                        .metrics
+                        .unverified_refusal("v2", failure.reason.as_str());
                 }
-                Err(rejection) => {
-                    if !matches!(rejection, Rejection::Unavailable(_)) {
-                        state.metrics.unverified_refusal("v2", rejection.reason());
-                    }
-                    Err(refusal(rejection))
-                }
-            };
+                return Err(refusal(&failure));
+            }
+        };
+        verified(parts, state, authenticated.actor(), &origin);
+        let holder = match authenticated {
+            Authenticated::Database(token) => Holder::Token(token),
+            Authenticated::Management(principal) if principal.is_administrator() => {
+                Holder::Management(principal)
+            }
+            Authenticated::Management(principal) => {
+                return Err(V2Error::new(
+                    V2Code::Forbidden,
+                    format!(
+                        "{} may not use the v2 API; it needs an Admin, a management token or a v2 token",
+                        principal.describe()
+                    ),
+                ));
+            }
+        };
+        Ok(V2Caller { holder, origin })
+    }
+}
+
+/// InfluxDB's answers: an inactive token is 401 `token is inactive`, an inactive user 403
+/// `User is inactive`, anything else unknown 401 `unauthorized access`.
+fn refusal(failure: &AuthFailure) -> V2Error {
+    let database = failure.kind == Some(TokenKind::Database);
+    match &failure.reason {
+        Reason::Unavailable(Outage::Internal(detail)) => V2Error::unavailable(detail),
+        Reason::Unavailable(Outage::IdentityProvider(e)) => {
+            V2Error::new(V2Code::Unavailable, format!("{e}; retry later"))
         }
-        match authenticate(parts, state).await {
-            Ok(principal) => {
-                verified(parts, state, principal.actor(), &origin);
-                if principal.is_administrator() {
-                    Ok(V2Caller {
-                        holder: Holder::Management(principal),
-                        origin,
-                    })
-                } else {
-                    Err(V2Error::new(
-                        "forbidden",
-                        format!(
-                            "{} may not use the v2 API; it needs an Admin, a management token or a v2 token",
-                            principal.describe()
-                        ),
-                    ))
-                }
-            }
-            Err(refused) if refused.error.status == StatusCode::SERVICE_UNAVAILABLE => {
-                Err(V2Error::new("unavailable", refused.error.message))
-            }
-            Err(refused) => {
-                match refused.actor {
-                    Some(actor) => verified(parts, state, actor, &origin),
-                    None => state.metrics.unverified_refusal("v2", refused.reason),
-                }
-                if refused.error.status == StatusCode::FORBIDDEN {
-                    Err(V2Error::new("forbidden", refused.error.message))
-                } else if refused.error.status == StatusCode::TOO_MANY_REQUESTS {
-                    Err(V2Error::from_rate_limit(refused.error))
-                } else {
-                    Err(V2Error::unauthorized_access())
-                }
-            }
-        }
+        Reason::RateLimited(wait) => V2Error::too_many_requests(*wait),
+        Reason::Inactive if database => V2Error::new(V2Code::Unauthorized, "token is inactive"),
+        Reason::OwnerInactive if database => V2Error::new(V2Code::Forbidden, "User is inactive"),
+        Reason::UnlistedUser(user) => V2Error::new(
+            V2Code::Forbidden,
+            format!("user {user} is not authorized for this cluster"),
+        ),
+        Reason::DatabaseToken => V2Error::new(
+            V2Code::Forbidden,
+            "database tokens cannot use the management API; use a management token",
+        ),
+        _ => V2Error::unauthorized_access(),
     }
 }
 
@@ -97,15 +93,11 @@ impl FromRequestParts<AppState> for V2Caller {
 /// [`audit_refusals`]).
 fn verified(parts: &Parts, state: &AppState, actor: String, origin: &Origin) {
     if let Some(slot) = parts.extensions.get::<VerifiedCall>() {
-        let route = parts
-            .extensions
-            .get::<MatchedPath>()
-            .map_or("unmatched", MatchedPath::as_str);
         let _ = slot.0.set(Verified {
             state: state.clone(),
             actor,
             origin: origin.clone(),
-            target: format!("{} {route}", parts.method),
+            target: route_target(parts),
         });
     }
 }
@@ -140,25 +132,6 @@ pub async fn audit_refusals(mut request: Request, next: Next) -> Response {
         record(&call.state, &event).await;
     }
     response
-}
-
-/// InfluxDB's answers: an inactive token is 401 `token is inactive`, an inactive user 403
-/// `User is inactive`, anything else unknown 401 `unauthorized access`.
-fn refusal(rejection: Rejection) -> V2Error {
-    match rejection {
-        Rejection::Unavailable(detail) => V2Error::unavailable(&detail),
-        Rejection::Unusable(Unusable::Inactive) => {
-            V2Error::new("unauthorized", "token is inactive")
-        }
-        Rejection::Unusable(Unusable::OwnerInactive) => {
-            V2Error::new("forbidden", "User is inactive")
-        }
-        Rejection::RateLimited(wait) => V2Error::too_many_requests(wait),
-        Rejection::Malformed
-        | Rejection::Unknown
-        | Rejection::WrongSecret
-        | Rejection::Unusable(_) => V2Error::unauthorized_access(),
-    }
 }
 
 /// `None` when no `Authorization` header was sent; a header that was sent must authenticate.

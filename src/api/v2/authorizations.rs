@@ -7,16 +7,16 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::V2Error;
 use super::auth::V2Caller;
 use super::error::V2ErrorBody;
-use super::extract::{V2Json, V2Path, V2Query, optional_id, v2_id};
-use super::{V2Error, rfc3339_nano};
-use crate::api::stream::{Chunk, json_stream};
+use super::extract::{V2Json, V2Path, V2Query, optional_id, status, v2_id};
+use crate::api::stream::{Chunk, stream_pages};
+use crate::api::time_format::rfc3339_nano;
 use crate::app::AppState;
-use crate::store::OwnedTokens;
 use crate::tenant::authorizations::{CreateAuthorization, RequestedPermission};
 use crate::tenant::service::Names;
-use crate::token::{OrgId, Status, Token, TokenId, UserId};
+use crate::token::{OrgId, Token, TokenId, UserId};
 
 /// Authorizations read from the store per round trip while listing.
 const LIST_PAGE: u32 = 500;
@@ -322,37 +322,32 @@ pub async fn list_authorizations(
         (None, Some(name)) if !name.is_empty() => Some(state.tenants.org_named(name).await?.id),
         _ => None,
     };
-    // The first page is read before answering, so an outage is a 503, not a broken 200.
     let fetch = move |after: Option<TokenId>| {
         let state = state.clone();
         let holder = holder.clone();
         let (user_id, org_id) = (user_id.clone(), org_id.clone());
         async move {
-            let filter = OwnedTokens {
-                user_id: user_id.as_ref(),
-                org_id: org_id.as_ref(),
-            };
             let (page, next) = state
                 .authorizations
-                .list_page(&holder, &filter, after.as_ref(), LIST_PAGE)
+                .list_page(
+                    &holder,
+                    user_id.as_ref(),
+                    org_id.as_ref(),
+                    after.as_ref(),
+                    LIST_PAGE,
+                )
                 .await?;
             let mut names = state.tenants.names();
             let mut items = Vec::with_capacity(page.len());
             for token in &page {
                 if let Some(item) = view(token, &mut names).await? {
-                    items.push(
-                        serde_json::to_vec(&item).map_err(|e| V2Error::internal(&e.to_string()))?,
-                    );
+                    items.push(item);
                 }
             }
-            Ok::<_, V2Error>(Chunk::of(items, next))
+            Chunk::serialize(items, next).map_err(|e| V2Error::internal(&e.to_string()))
         }
     };
-    let first = fetch(None).await?;
-    Ok(json_stream(OPEN, CLOSE, first, move |after| {
-        let fetch = fetch.clone();
-        async move { fetch(Some(after)).await.map_err(|e| e.message) }
-    }))
+    stream_pages(OPEN, CLOSE, None, fetch).await
 }
 
 /// Get one authorization.
@@ -396,14 +391,7 @@ pub async fn update_authorization(
     V2Json(body): V2Json<UpdateAuthorizationBody>,
 ) -> Result<Json<AuthorizationView>, V2Error> {
     let id = v2_id(&id)?;
-    let status = body
-        .status
-        .as_deref()
-        .map(|s| {
-            Status::parse(s)
-                .ok_or_else(|| V2Error::invalid("invalid status: must be active or inactive"))
-        })
-        .transpose()?;
+    let status = status(body.status.as_deref())?;
     let token = state
         .authorizations
         .update(

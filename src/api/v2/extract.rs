@@ -1,13 +1,14 @@
 //! Extractors for the v2 API. InfluxDB decodes bodies whatever their `Content-Type`, and so
 //! do we; failures are v2 errors that say what was wrong and never echo a path id.
 
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::V2Error;
-use crate::api::body::{BodyError, read_json};
-use crate::api::v0::extract::MAX_BODY_BYTES;
+use super::error::V2Code;
+use crate::api::body::{BodyError, MAX_BODY_BYTES, read_json};
+use crate::token::Status;
 use crate::token::model::Id;
 
 /// A JSON body; a body that is not JSON, or has a field of the wrong type, is 400
@@ -23,12 +24,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for V2Json<T> {
             .map(V2Json)
             .map_err(|e| match e {
                 BodyError::TooLarge => V2Error::new(
-                    "request too large",
+                    V2Code::RequestTooLarge,
                     format!("request body is larger than {MAX_BODY_BYTES} bytes"),
                 ),
-                BodyError::TimedOut => {
-                    V2Error::new("request timeout", "the request body did not arrive in time")
-                }
+                BodyError::TimedOut => V2Error::new(
+                    V2Code::RequestTimeout,
+                    "the request body did not arrive in time",
+                ),
                 BodyError::Unreadable(why) => {
                     V2Error::invalid(format!("cannot read request body: {why}"))
                 }
@@ -46,12 +48,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for V2Query<T> {
     type Rejection = V2Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, V2Error> {
-        Query::<T>::from_request_parts(parts, state)
+        crate::api::extract::query(parts, state)
             .await
-            .map(|Query(value)| V2Query(value))
-            .map_err(|rejection| {
-                V2Error::invalid(crate::api::body::query_problem(&rejection.body_text()))
-            })
+            .map(V2Query)
+            .map_err(V2Error::invalid)
     }
 }
 
@@ -72,9 +72,16 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for V2Path<
     type Rejection = V2Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, V2Error> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
+        crate::api::extract::path(parts, state)
             .await
-            .map(|axum::extract::Path(value)| V2Path(value))
-            .map_err(|_| V2Error::invalid("the path holds a segment that is not valid UTF-8"))
+            .map(V2Path)
+            .map_err(V2Error::invalid)
     }
+}
+
+/// A `status` field: `active` or `inactive`, else 400 with InfluxDB's message.
+pub fn status(raw: Option<&str>) -> Result<Option<Status>, V2Error> {
+    raw.map(crate::token::rules::status)
+        .transpose()
+        .map_err(|e| V2Error::invalid(e.to_string()))
 }

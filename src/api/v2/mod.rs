@@ -1,5 +1,6 @@
-//! The InfluxDB v2 API surface: setup, authorizations, users, orgs, me. Errors carry v2's
-//! string codes; callers authenticate with `Token` or `Bearer`.
+//! The InfluxDB v2 API surface: setup, authorizations, users, orgs, me; its router,
+//! extractors and errors with v2's string codes. Callers authenticate with `Token` or
+//! `Bearer`. Uses `api`'s shared helpers and the services; never `v0`.
 
 pub mod auth;
 pub mod authorizations;
@@ -9,17 +10,15 @@ pub mod orgs;
 pub mod setup;
 pub mod users;
 
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub use error::V2Error;
+use crate::api::panic::catch_panic;
+use crate::app::AppState;
+use crate::telemetry::Metrics;
 
-/// RFC 3339 in UTC with the fractional seconds Go prints (`2024-05-01T12:00:00.123456Z`).
-pub fn rfc3339_nano(at: OffsetDateTime) -> String {
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
+pub use error::{V2Code, V2Error};
 
 /// Page sizes of the users and orgs lists, as InfluxDB bounds them.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -34,4 +33,37 @@ pub fn limit(requested: Option<u32>) -> Result<u32, V2Error> {
             "limit must be between 1 and {MAX_LIMIT}"
         ))),
     }
+}
+
+/// The v2 API's routes, registered with their OpenAPI descriptions; refusals of verified
+/// callers are audited.
+pub fn router(metrics: &Metrics) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(setup::get_setup, setup::post_setup))
+        .routes(routes!(
+            authorizations::create_authorization,
+            authorizations::list_authorizations
+        ))
+        .routes(routes!(
+            authorizations::get_authorization,
+            authorizations::update_authorization,
+            authorizations::delete_authorization
+        ))
+        .routes(routes!(authorizations::list_resources))
+        .routes(routes!(users::create_user, users::list_users))
+        .routes(routes!(
+            users::get_user,
+            users::update_user,
+            users::delete_user
+        ))
+        .routes(routes!(users::me))
+        .routes(routes!(orgs::create_org, orgs::list_orgs))
+        .routes(routes!(orgs::get_org, orgs::delete_org))
+        .layer(axum::middleware::from_fn(auth::audit_refusals))
+        .layer(catch_panic(metrics, panic_answer))
+}
+
+/// What a panicking handler answers on this API.
+pub fn panic_answer() -> Response {
+    V2Error::internal("handler panicked").into_response()
 }

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::V2Caller;
 use super::authorizations::SelfLink;
 use super::error::V2ErrorBody;
-use super::extract::{V2Json, V2Path, V2Query, optional_id, v2_id};
+use super::extract::{V2Json, V2Path, V2Query, optional_id, status, v2_id};
 use super::{V2Error, limit};
 use crate::app::AppState;
 use crate::tenant::V2User;
@@ -53,13 +53,9 @@ pub struct UserBody {
     pub status: Option<String>,
 }
 
-fn status(raw: Option<&str>) -> Result<Option<Status>, V2Error> {
+/// A user's empty `status` counts as absent.
+fn non_empty(raw: Option<&str>) -> Option<&str> {
     raw.filter(|s| !s.is_empty())
-        .map(|s| {
-            Status::parse(s)
-                .ok_or_else(|| V2Error::invalid("invalid status: must be active or inactive"))
-        })
-        .transpose()
 }
 
 /// Create a v2 user (needs `write:users`).
@@ -78,7 +74,7 @@ pub async fn create_user(
     caller: V2Caller,
     V2Json(body): V2Json<UserBody>,
 ) -> Result<(StatusCode, Json<UserView>), V2Error> {
-    let status = status(body.status.as_deref())?.unwrap_or(Status::Active);
+    let status = status(non_empty(body.status.as_deref()))?.unwrap_or(Status::Active);
     let user = state
         .tenants
         .create_user(
@@ -190,7 +186,7 @@ pub async fn update_user(
     V2Json(body): V2Json<UserBody>,
 ) -> Result<Json<UserView>, V2Error> {
     let id = v2_id(&id)?;
-    let status = status(body.status.as_deref())?;
+    let status = status(non_empty(body.status.as_deref()))?;
     let user = state
         .tenants
         .update_user(

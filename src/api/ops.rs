@@ -1,4 +1,5 @@
-//! Operations endpoints: liveness, readiness, ping, and the OpenAPI document.
+//! Operations endpoints: liveness, readiness, ping, metrics. Uses the application state;
+//! errors (a panic) in the management API's body.
 
 use std::time::Duration;
 
@@ -8,9 +9,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::api::v0::error::RETRY_AFTER_SECONDS;
+use crate::api::panic::catch_panic;
+use crate::api::retry::RETRY_AFTER_SECONDS;
+use crate::api::time_format::rfc3339;
+use crate::api::v0;
 use crate::app::AppState;
+use crate::telemetry::Metrics;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// How long readiness waits for the store before calling it unreachable.
@@ -88,7 +95,7 @@ pub struct ReadyParams {
         (status = 503, description = "Store unreachable or draining", body = Readiness),
     ))]
 pub async fn ready(State(state): State<AppState>, Query(params): Query<ReadyParams>) -> Response {
-    let started = crate::api::v0::tokens::rfc3339(state.started_at);
+    let started = rfc3339(state.started_at);
     let draining = state.is_draining();
     let store = match tokio::time::timeout(READY_PROBE_TIMEOUT, state.store_answers()).await {
         Ok(Ok(())) => Ok(()),
@@ -169,4 +176,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// The operations routes; a panic answers in the management API's error body.
+pub fn router(counters: &Metrics) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(ping))
+        .routes(routes!(metrics))
+        .layer(catch_panic(counters, v0::panic_answer))
 }
