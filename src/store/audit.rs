@@ -67,7 +67,6 @@ where
     for<'q> &'q str: sqlx::Encode<'q, E> + sqlx::Type<E>,
     for<'q> Option<&'q str>: sqlx::Encode<'q, E>,
     OffsetDateTime: for<'q> sqlx::Encode<'q, E> + sqlx::Type<E>,
-    Option<OffsetDateTime>: for<'q> sqlx::Encode<'q, E>,
 {
     sqlx::query(
         "INSERT INTO audit_log (at, actor, action, target, outcome, client, request_id, detail) \

@@ -322,26 +322,15 @@ where
         id: &UserId,
         audit: &AuditEvent,
     ) -> Result<Option<Deleted>, StoreError> {
-        let mut tx = E::begin_write(&self.pool).await?;
-        let deleted: Option<String> =
-            sqlx::query_scalar("DELETE FROM v2_users WHERE id = $1 RETURNING id")
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if deleted.is_none() {
-            return Ok(None);
-        }
-        let revoked: Vec<String> = sqlx::query_scalar(
+        delete_owner(
+            &self.pool,
+            "DELETE FROM v2_users WHERE id = $1 RETURNING id",
             "UPDATE tokens SET revoked_at = $2, updated_at = $2 \
              WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+            id.as_str(),
+            audit,
         )
-        .bind(id.as_str())
-        .bind(audit.at)
-        .fetch_all(&mut *tx)
-        .await?;
-        audit::append(&mut *tx, audit).await?;
-        tx.commit().await?;
-        deleted_tokens(revoked)
+        .await
     }
 
     async fn find_org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
@@ -400,30 +389,50 @@ where
         id: &OrgId,
         audit: &AuditEvent,
     ) -> Result<Option<Deleted>, StoreError> {
-        let mut tx = E::begin_write(&self.pool).await?;
-        let deleted: Option<String> =
-            sqlx::query_scalar("DELETE FROM orgs WHERE id = $1 RETURNING id")
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if deleted.is_none() {
-            return Ok(None);
-        }
-        let revoked: Vec<String> = sqlx::query_scalar(
+        delete_owner(
+            &self.pool,
+            "DELETE FROM orgs WHERE id = $1 RETURNING id",
             "UPDATE tokens SET revoked_at = $2, updated_at = $2 \
              WHERE org_id = $1 AND revoked_at IS NULL RETURNING id",
+            id.as_str(),
+            audit,
         )
-        .bind(id.as_str())
-        .bind(audit.at)
-        .fetch_all(&mut *tx)
-        .await?;
-        audit::append(&mut *tx, audit).await?;
-        tx.commit().await?;
-        deleted_tokens(revoked)
+        .await
     }
 }
 
-fn deleted_tokens(revoked: Vec<String>) -> Result<Option<Deleted>, StoreError> {
+/// Deletes a v2 user or org (`delete`) and revokes the live tokens it owns (`revoke`), in
+/// one transaction; `None` when there was nothing to delete.
+async fn delete_owner<E: Engine>(
+    pool: &sqlx::Pool<E>,
+    delete: &'static str,
+    revoke: &'static str,
+    id: &str,
+    audit: &AuditEvent,
+) -> Result<Option<Deleted>, StoreError>
+where
+    for<'c> &'c mut E::Connection: Executor<'c, Database = E>,
+    for<'q> &'q str: sqlx::Encode<'q, E> + sqlx::Type<E>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, E>,
+    OffsetDateTime: for<'q> sqlx::Encode<'q, E> + sqlx::Type<E>,
+    String: for<'r> sqlx::Decode<'r, E> + sqlx::Type<E>,
+    usize: sqlx::ColumnIndex<E::Row>,
+{
+    let mut tx = E::begin_write(pool).await?;
+    let deleted: Option<String> = sqlx::query_scalar(delete)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if deleted.is_none() {
+        return Ok(None);
+    }
+    let revoked: Vec<String> = sqlx::query_scalar(revoke)
+        .bind(id)
+        .bind(audit.at)
+        .fetch_all(&mut *tx)
+        .await?;
+    audit::append(&mut *tx, audit).await?;
+    tx.commit().await?;
     let revoked = revoked
         .iter()
         .map(|id| stored_id(id, "token id"))
