@@ -64,7 +64,9 @@ pub async fn open_url(url: &DatabaseUrl, options: PoolOptions) -> Result<Store, 
     })
 }
 
-/// The store on one engine.
+/// The store on one engine. Each aggregate's impl states the sqlx bounds its queries need:
+/// Rust does not carry a trait's where-clauses to its users (rust-lang/rust#20671), so they
+/// cannot be written once on [`Engine`].
 struct SqlStore<E: Engine> {
     pool: sqlx::Pool<E>,
 }
