@@ -1,9 +1,9 @@
-//! The application: shared state, the router, and `launch`, which serves a bound listener
+//! The application: the surfaces' routers merged, and `launch`, which serves a bound listener
 //! until a shutdown future resolves (tests start the real server through it).
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
@@ -17,7 +17,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use rand::RngExt;
-use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
@@ -38,87 +37,17 @@ use crate::api::request::REQUEST_ID_HEADER;
 use crate::api::v0::ApiError;
 use crate::api::v2::{V2Code, V2Error};
 use crate::api::{authorize, ops, v0, v2};
-use crate::audit::{AuditLog, Origin};
-use crate::auth::Authenticator;
+use crate::audit::Origin;
 use crate::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::config::Config;
-use crate::identity::directory::Directory;
 use crate::oauth::OAuth;
-use crate::store::{Store, StoreError};
+use crate::state::{AppState, ClusterIds};
+use crate::store::StoreError;
 use crate::telemetry::Metrics;
-use crate::tenant::authorizations::Authorizations;
-use crate::tenant::service::Tenants;
 use crate::token::hashing::{HashPool, PoolError};
-use crate::token::service::TokenService;
-use crate::verify::Verifier;
 
 /// How long shutdown waits for the store's connections to close.
 const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Everything a handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// Only for readiness and shutdown: handlers reach the store through the services.
-    store: Store,
-    pub tokens: TokenService,
-    /// The v2 API's use cases: users, orgs, setup; and authorizations.
-    pub tenants: Tenants,
-    pub authorizations: Authorizations,
-    /// Who a credential is, for every surface.
-    pub authenticator: Authenticator,
-    pub started_at: OffsetDateTime,
-    /// Identity providers, when `[[oauth.issuers]]` are configured.
-    pub oauth: Option<OAuth>,
-    pub metrics: Metrics,
-    /// The users of `[[users]]`.
-    pub directory: Directory,
-    pub audit: AuditLog,
-    /// The configured Cloud Dedicated account and cluster ids, if any.
-    pub cluster: Arc<ClusterIds>,
-    draining: Arc<AtomicBool>,
-}
-
-/// A Cloud Dedicated account and cluster: the ones this cluster answers to (configured), or
-/// the ones a request named in its path.
-#[derive(Debug, Clone, Default)]
-pub struct ClusterIds {
-    pub account_id: Option<String>,
-    pub cluster_id: Option<String>,
-}
-
-impl AppState {
-    pub fn new(store: Store, pool: HashPool, oauth: Option<OAuth>) -> Self {
-        let tokens = TokenService::new(store.clone(), pool.clone());
-        let metrics = Metrics::new();
-        let hashing = pool.clone();
-        metrics.track_hashes(move || hashing.in_flight());
-        let verifier = Verifier::new(store.clone(), pool);
-        let directory = Directory::new(store.clone());
-        AppState {
-            authenticator: Authenticator::new(verifier, oauth.clone(), directory.clone()),
-            directory,
-            audit: AuditLog::new(store.clone(), metrics.clone()),
-            tenants: Tenants::new(store.clone(), tokens.clone()),
-            authorizations: Authorizations::new(store.clone(), tokens.clone()),
-            tokens,
-            store,
-            started_at: OffsetDateTime::now_utc(),
-            oauth,
-            metrics,
-            cluster: Arc::new(ClusterIds::default()),
-            draining: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
-    }
-
-    /// A cheap round trip to the store, for readiness.
-    pub async fn store_answers(&self) -> Result<(), StoreError> {
-        self.store.ping().await
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
@@ -198,10 +127,10 @@ impl App {
     ) -> Result<(), LaunchError> {
         let state = self.state;
         let router = router(state.clone());
-        let draining = state.draining.clone();
+        let draining = state.drain_flag();
         tracing::info!(
             address = %listener.local_addr()?,
-            engine = ?state.store.engine(),
+            engine = ?state.engine(),
             "listening"
         );
         let (drain, grace) = (self.drain, self.grace);
@@ -231,7 +160,7 @@ impl App {
         }
         // Closing waits for checked-out connections; a request still hung after the grace
         // period must not hold the process past it.
-        if tokio::time::timeout(STORE_CLOSE_TIMEOUT, state.store.close())
+        if tokio::time::timeout(STORE_CLOSE_TIMEOUT, state.close_store())
             .await
             .is_err()
         {

@@ -82,6 +82,25 @@ pub async fn ensure_operator_token(
     }
 }
 
+/// An exclusive lock on a file beside `path` (`<path>.lock`), held until the file is dropped:
+/// processes that rewrite `path` take turns.
+pub fn lock_beside(path: &Path) -> Result<std::fs::File, BootstrapError> {
+    let lock = path.with_extension("lock");
+    let file_error = |source| BootstrapError::File {
+        path: lock.clone(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock)
+        .map_err(file_error)?;
+    file.lock().map_err(file_error)?;
+    Ok(file)
+}
+
 /// Replaces the token in `path` atomically (a 0600 file beside it, synced, then renamed over
 /// it), so a reader sees the old token or the new one, never a torn or world-readable file.
 pub fn replace_token_file(path: &Path, token: &str) -> Result<(), BootstrapError> {

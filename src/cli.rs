@@ -161,6 +161,14 @@ pub async fn run_admin(command: &AdminCommand, config: &Config) -> Result<String
                     file.display()
                 )));
             }
+            // Two regenerations at once here: the one that commits last must also write the
+            // file last, or the file would hold a revoked token. The lock goes with the file.
+            let file = config.data_dir.join(crate::bootstrap::OPERATOR_TOKEN_FILE);
+            let _lock = if file.exists() {
+                Some(crate::bootstrap::lock_beside(&file).map_err(|e| failed(&e))?)
+            } else {
+                None
+            };
             let store = store::open(config).await.map_err(|e| failed(&e))?;
             let pool = HashPool::new(
                 1,
@@ -175,7 +183,6 @@ pub async fn run_admin(command: &AdminCommand, config: &Config) -> Result<String
             let (minted, revoked) = regenerated.map_err(|e| failed(&e))?;
             tracing::info!(token_id = %minted.id, revoked = revoked.len(), "operator token regenerated");
             // The file the first start wrote would now hold a revoked token.
-            let file = config.data_dir.join(crate::bootstrap::OPERATOR_TOKEN_FILE);
             if file.exists() {
                 crate::bootstrap::replace_token_file(&file, &minted.plain)
                     .map_err(|e| failed(&e))?;

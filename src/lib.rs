@@ -11,6 +11,7 @@ pub mod error;
 pub mod identity;
 pub mod oauth;
 pub mod paging;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;

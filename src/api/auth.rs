@@ -6,9 +6,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::request::peer;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::auth::{AuthFailure, Authenticated, Scheme, credential};
+use crate::state::AppState;
 
 /// Who the request's credential is, when sent with one of `accepted`.
 pub async fn authenticate(

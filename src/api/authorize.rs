@@ -13,8 +13,8 @@ use crate::api::panic::catch_panic;
 use crate::api::v0::error::ErrorBody;
 use crate::api::v0::extract::ApiJson;
 use crate::api::v0::{self, ApiError};
-use crate::app::AppState;
 use crate::auth::grant::{self, Decision, Requested};
+use crate::state::AppState;
 use crate::telemetry::Metrics;
 use crate::token::Action;
 

@@ -16,7 +16,7 @@ use crate::api::panic::catch_panic;
 use crate::api::retry::RETRY_AFTER_SECONDS;
 use crate::api::time_format::rfc3339;
 use crate::api::v0;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::telemetry::Metrics;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

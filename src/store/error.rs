@@ -66,14 +66,16 @@ impl From<sqlx::Error> for StoreError {
                     };
                 }
                 let code = db.code().unwrap_or_default();
-                // PostgreSQL: connection, resources, operator intervention, serialization.
+                // PostgreSQL: connection, resources, operator intervention, serialization, and
+                // a database we cannot log in to, that refuses connections or is gone (28xxx,
+                // 55000, 3D000): all our outage, not the caller's fault nor a bug.
                 // SQLite: BUSY and LOCKED (with extended codes). Each engine's codes are read
                 // only for its own errors: SQLSTATE 22021 would otherwise read as BUSY.
                 let transient = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                     matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6))
                 } else {
-                    ["08", "53", "57"].iter().any(|c| code.starts_with(c))
-                        || matches!(code.as_ref(), "40001" | "40P01")
+                    ["08", "28", "53", "57"].iter().any(|c| code.starts_with(c))
+                        || matches!(code.as_ref(), "40001" | "40P01" | "55000" | "3D000")
                 };
                 if transient {
                     StoreError::Unavailable(Box::new(err))

@@ -150,7 +150,13 @@ impl TokenService {
             &Origin::default(),
         )
         .target(new.id.to_string());
-        let revoked = self.store.replace_operator(&new, &audit).await?;
+        let revoked = self
+            .store
+            .replace_operator(&new, &audit)
+            .await
+            .on_constraint(constraint::ONE_ACTIVE_OPERATOR, || {
+                "another operator token was minted at the same time; run the command again".into()
+            })?;
         Ok((minted, revoked))
     }
 

@@ -274,6 +274,15 @@ async fn the_store_going_away_turns_into_503_with_retry_after_not_a_4xx() {
         .request(Method::GET, "/api/v0/tokens", Credential::Operator, None)
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    // Asked by anyone, with no credential: still our outage, not our bug.
+    let response = server
+        .client
+        .get(format!("{}/api/v2/setup", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
     let response = server
         .client
         .get(format!("{}/ready", server.base))

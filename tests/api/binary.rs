@@ -411,6 +411,29 @@ async fn regenerating_the_operator_token_revokes_the_old_one_and_prints_the_new_
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     assert!(String::from_utf8_lossy(&out.stderr).contains("now holds the new operator token"));
+
+    // Two at once: both finish, and the file ends with the token that is live.
+    let racing: Vec<_> = (0..2)
+        .map(|_| {
+            command(dir.path())
+                .args(["admin", "operator-token", "--regenerate"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in racing {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let last = read_operator_token(&dir.path().join("data"));
+    let with_last = client.get(&url).bearer_auth(&last).send().await.unwrap();
+    assert_eq!(with_last.status(), 200, "the file holds the live token");
     server.terminate();
 }
 

@@ -12,9 +12,9 @@ use super::error::ErrorBody;
 use super::extract::{ApiQuery, page_limit};
 use crate::api::paging::{json_page, next_cursor};
 use crate::api::time_format::rfc3339;
-use crate::app::AppState;
 use crate::audit::{AuditRecord, Outcome};
 use crate::identity::Right;
+use crate::state::AppState;
 use crate::token::rules;
 
 const DEFAULT_PAGE: u32 = 100;

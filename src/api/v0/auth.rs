@@ -11,11 +11,11 @@ use axum::http::request::Parts;
 use super::ApiError;
 use crate::api::auth::{authenticate, record};
 use crate::api::request::{origin, route_target};
-use crate::app::AppState;
 use crate::audit::{AuditAction, AuditEvent, Origin};
 use crate::auth::credential::TOKEN_OR_BEARER;
 use crate::auth::{AuthFailure, Authenticated, CredentialError, Outage, Reason};
 use crate::identity::{Principal, Right};
+use crate::state::AppState;
 use crate::token::TokenKind;
 
 /// An authenticated management caller and where the call came from.

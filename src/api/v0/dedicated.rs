@@ -14,7 +14,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::tokens::{
     self, CreateTokenBody, GetParams, ListParams, Scope, TokenView, UpdateTokenBody,
 };
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::token::TokenKind;
 
 /// Longest account or cluster id accepted (Cloud Dedicated's are UUIDs).

@@ -13,8 +13,8 @@ use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, token_id};
 use super::tokens::{ListParams, list, revoke};
 use crate::api::time_format::rfc3339;
-use crate::app::AppState;
 use crate::identity::Right;
+use crate::state::AppState;
 use crate::token::{Token, TokenKind};
 
 #[derive(Debug, Deserialize, ToSchema)]

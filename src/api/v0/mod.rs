@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::panic::catch_panic;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::telemetry::Metrics;
 
 pub use error::ApiError;

@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use super::ApiError;
 use super::auth::Caller;
 use super::error::ErrorBody;
-use crate::app::AppState;
 use crate::identity::{Group, Right, User};
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -14,10 +14,10 @@ use super::V2Error;
 use super::error::V2Code;
 use crate::api::auth::{authenticate, record};
 use crate::api::request::{origin, route_target};
-use crate::app::AppState;
 use crate::audit::{AuditAction, AuditEvent, Origin};
 use crate::auth::credential::TOKEN_OR_BEARER;
 use crate::auth::{AuthFailure, Authenticated, Outage, Reason};
+use crate::state::AppState;
 use crate::tenant::Holder;
 use crate::token::TokenKind;
 

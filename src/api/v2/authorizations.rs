@@ -13,7 +13,7 @@ use super::error::V2ErrorBody;
 use super::extract::{V2Json, V2Path, V2Query, optional_id, status, v2_id};
 use crate::api::stream::{Chunk, stream_pages};
 use crate::api::time_format::rfc3339_nano;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::tenant::authorizations::{CreateAuthorization, RequestedPermission};
 use crate::tenant::service::Names;
 use crate::token::{OrgId, Token, TokenId, UserId};

@@ -14,7 +14,7 @@ use super::error::V2ErrorBody;
 use super::extract::{V2Json, V2Path, V2Query, v2_id};
 use super::{V2Error, limit};
 use crate::api::time_format::rfc3339_nano;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::tenant::Org;
 use crate::token::OrgId;
 

@@ -15,8 +15,8 @@ use super::error::V2ErrorBody;
 use super::extract::V2Json;
 use super::orgs::OrgView;
 use super::users::UserView;
-use crate::app::AppState;
 use crate::audit::Origin;
+use crate::state::AppState;
 use crate::tenant::Holder;
 use crate::tenant::service::SetupRequest;
 

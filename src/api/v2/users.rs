@@ -11,7 +11,7 @@ use super::authorizations::SelfLink;
 use super::error::V2ErrorBody;
 use super::extract::{V2Json, V2Path, V2Query, optional_id, status, v2_id};
 use super::{V2Error, limit};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::tenant::V2User;
 use crate::token::Status;
 

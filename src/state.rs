@@ -1,0 +1,97 @@
+//! What every handler gets: the services (and the store only for readiness and shutdown),
+//! cheap to clone. Uses the services; the surfaces use it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use time::OffsetDateTime;
+
+use crate::audit::AuditLog;
+use crate::auth::Authenticator;
+use crate::identity::directory::Directory;
+use crate::oauth::OAuth;
+use crate::store::{Store, StoreError};
+use crate::telemetry::Metrics;
+use crate::tenant::authorizations::Authorizations;
+use crate::tenant::service::Tenants;
+use crate::token::hashing::HashPool;
+use crate::token::service::TokenService;
+use crate::verify::Verifier;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Only for readiness and shutdown: handlers reach the store through the services.
+    store: Store,
+    pub tokens: TokenService,
+    /// The v2 API's use cases: users, orgs, setup; and authorizations.
+    pub tenants: Tenants,
+    pub authorizations: Authorizations,
+    /// Who a credential is, for every surface.
+    pub authenticator: Authenticator,
+    pub started_at: OffsetDateTime,
+    /// Identity providers, when `[[oauth.issuers]]` are configured.
+    pub oauth: Option<OAuth>,
+    pub metrics: Metrics,
+    /// The users of `[[users]]`.
+    pub directory: Directory,
+    pub audit: AuditLog,
+    /// The configured Cloud Dedicated account and cluster ids, if any.
+    pub cluster: Arc<ClusterIds>,
+    draining: Arc<AtomicBool>,
+}
+
+/// A Cloud Dedicated account and cluster: the ones this cluster answers to (configured), or
+/// the ones a request named in its path.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterIds {
+    pub account_id: Option<String>,
+    pub cluster_id: Option<String>,
+}
+
+impl AppState {
+    pub fn new(store: Store, pool: HashPool, oauth: Option<OAuth>) -> Self {
+        let tokens = TokenService::new(store.clone(), pool.clone());
+        let metrics = Metrics::new();
+        let hashing = pool.clone();
+        metrics.track_hashes(move || hashing.in_flight());
+        let verifier = Verifier::new(store.clone(), pool);
+        let directory = Directory::new(store.clone());
+        AppState {
+            authenticator: Authenticator::new(verifier, oauth.clone(), directory.clone()),
+            directory,
+            audit: AuditLog::new(store.clone(), metrics.clone()),
+            tenants: Tenants::new(store.clone(), tokens.clone()),
+            authorizations: Authorizations::new(store.clone(), tokens.clone()),
+            tokens,
+            store,
+            started_at: OffsetDateTime::now_utc(),
+            oauth,
+            metrics,
+            cluster: Arc::new(ClusterIds::default()),
+            draining: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// A cheap round trip to the store, for readiness.
+    pub async fn store_answers(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
+    pub fn engine(&self) -> crate::config::Engine {
+        self.store.engine()
+    }
+
+    /// Set when shutdown begins: readiness turns false.
+    pub(crate) fn drain_flag(&self) -> Arc<AtomicBool> {
+        self.draining.clone()
+    }
+
+    pub(crate) async fn close_store(&self) {
+        self.store.close().await;
+    }
+}
