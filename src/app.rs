@@ -77,9 +77,10 @@ pub struct App {
 impl App {
     pub async fn prepare(config: &Config) -> Result<App, LaunchError> {
         let store = crate::store::open(config).await?;
+        let (database, management) = config.hash_lanes();
         let pool = HashPool::new(
-            config.hash_threads(),
-            config.argon2.queue,
+            database,
+            management,
             config.argon2.database_tokens,
             config.argon2.management_tokens,
         )?;

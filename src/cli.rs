@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, LogFormat, Overrides};
 use crate::store;
-use crate::token::hashing::HashPool;
+use crate::token::hashing::{HashPool, Lane};
 use crate::token::service::TokenService;
 
 #[derive(Debug, Parser)]
@@ -170,9 +170,13 @@ pub async fn run_admin(command: &AdminCommand, config: &Config) -> Result<String
                 None
             };
             let store = store::open(config).await.map_err(|e| failed(&e))?;
+            let one = Lane {
+                threads: 1,
+                queue: 0,
+            };
             let pool = HashPool::new(
-                1,
-                0,
+                one,
+                one,
                 config.argon2.database_tokens,
                 config.argon2.management_tokens,
             )

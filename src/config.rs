@@ -8,7 +8,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{Group, User};
-pub use crate::token::hashing::HashParams;
+pub use crate::token::hashing::{HashParams, Lane};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -133,10 +133,15 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Argon2Config {
-    /// Hashing threads; 0 means one per core.
+    /// Database-token hashing threads; 0 means one per core.
     pub threads: usize,
-    /// Hashes allowed to wait for a thread before callers get 503 + Retry-After.
+    /// Database-token hashes allowed to wait for a thread before callers get 503 +
+    /// Retry-After.
     pub queue: usize,
+    /// Management-token hashing threads and queue, apart from the database tokens' so that
+    /// management calls (or forged management tokens) never make the data path wait.
+    pub management_threads: usize,
+    pub management_queue: usize,
     pub database_tokens: HashParams,
     pub management_tokens: HashParams,
 }
@@ -159,6 +164,8 @@ impl Default for Config {
             argon2: Argon2Config {
                 threads: 0,
                 queue: 64,
+                management_threads: 1,
+                management_queue: 8,
                 database_tokens: HashParams::DATABASE,
                 management_tokens: HashParams::MANAGEMENT,
             },
@@ -345,11 +352,22 @@ impl Config {
         Ok(users)
     }
 
-    pub fn hash_threads(&self) -> usize {
-        match self.argon2.threads {
+    /// The hashing pool's lanes: database tokens, then management tokens.
+    pub fn hash_lanes(&self) -> (Lane, Lane) {
+        let threads = match self.argon2.threads {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
-        }
+        };
+        (
+            Lane {
+                threads,
+                queue: self.argon2.queue,
+            },
+            Lane {
+                threads: self.argon2.management_threads,
+                queue: self.argon2.management_queue,
+            },
+        )
     }
 }
 

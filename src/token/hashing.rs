@@ -54,33 +54,62 @@ impl From<PoolError> for crate::error::Error {
     }
 }
 
+/// How many hashes of one kind may run at once, and how many more may wait for a thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lane {
+    pub threads: usize,
+    pub queue: usize,
+}
+
+/// One kind's share of the pool: its own threads and queue, so a flood of one kind (forged
+/// management tokens cost ~20 ms each) never makes the other wait.
 #[derive(Clone)]
-pub struct HashPool {
+struct Admission {
     running: Arc<Semaphore>,
     admitted: Arc<Semaphore>,
     capacity: usize,
+}
+
+impl Admission {
+    fn new(lane: Lane) -> Self {
+        let threads = lane.threads.max(1);
+        Admission {
+            running: Arc::new(Semaphore::new(threads)),
+            admitted: Arc::new(Semaphore::new(threads + lane.queue)),
+            capacity: threads + lane.queue,
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.capacity - self.admitted.available_permits()
+    }
+}
+
+#[derive(Clone)]
+pub struct HashPool {
+    database_lane: Admission,
+    management_lane: Admission,
     database: Params,
     management: Params,
 }
 
 impl HashPool {
+    /// `database` and `management` are each kind's lane; `*_params`, the cost of new hashes.
     pub fn new(
-        threads: usize,
-        queue: usize,
-        database: HashParams,
-        management: HashParams,
+        database: Lane,
+        management: Lane,
+        database_params: HashParams,
+        management_params: HashParams,
     ) -> Result<Self, PoolError> {
         let params = |p: HashParams| {
             Params::new(p.memory_kib, p.iterations, p.parallelism, None)
                 .map_err(|e| PoolError::Failed(e.to_string()))
         };
-        let threads = threads.max(1);
         Ok(HashPool {
-            running: Arc::new(Semaphore::new(threads)),
-            admitted: Arc::new(Semaphore::new(threads + queue)),
-            capacity: threads + queue,
-            database: params(database)?,
-            management: params(management)?,
+            database_lane: Admission::new(database),
+            management_lane: Admission::new(management),
+            database: params(database_params)?,
+            management: params(management_params)?,
         })
     }
 
@@ -90,7 +119,7 @@ impl HashPool {
             TokenKind::Database => self.database.clone(),
             TokenKind::Management => self.management.clone(),
         };
-        self.run(move || {
+        self.run(kind, move || {
             Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
                 .hash_password(plain.as_bytes())
                 .map(|hash| hash.to_string())
@@ -99,33 +128,44 @@ impl HashPool {
         .await?
     }
 
-    /// Checks `plain` against a stored PHC string (constant-time comparison inside argon2).
-    pub async fn verify(&self, plain: String, phc: String) -> Result<bool, PoolError> {
-        self.run(
-            move || match Argon2::default().verify_password(plain.as_bytes(), phc.as_str()) {
+    /// Checks a token of `kind` against its stored PHC string (constant-time comparison
+    /// inside argon2).
+    pub async fn verify(
+        &self,
+        kind: TokenKind,
+        plain: String,
+        phc: String,
+    ) -> Result<bool, PoolError> {
+        self.run(kind, move || {
+            match Argon2::default().verify_password(plain.as_bytes(), phc.as_str()) {
                 Ok(()) => Ok(true),
                 Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
                 Err(e) => Err(PoolError::Failed(e.to_string())),
-            },
-        )
+            }
+        })
         .await?
     }
 
-    /// Hashes waiting or running right now.
+    /// Hashes of both kinds waiting or running right now.
     pub fn in_flight(&self) -> usize {
-        self.capacity - self.admitted.available_permits()
+        self.database_lane.in_flight() + self.management_lane.in_flight()
     }
 
     async fn run<T: Send + 'static>(
         &self,
+        kind: TokenKind,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PoolError> {
-        let admitted = self
+        let lane = match kind {
+            TokenKind::Database => &self.database_lane,
+            TokenKind::Management => &self.management_lane,
+        };
+        let admitted = lane
             .admitted
             .clone()
             .try_acquire_owned()
             .map_err(|_| PoolError::Busy)?;
-        let running = self
+        let running = lane
             .running
             .clone()
             .acquire_owned()
@@ -147,7 +187,8 @@ mod tests {
     use super::*;
 
     fn pool(threads: usize, queue: usize) -> HashPool {
-        HashPool::new(threads, queue, HashParams::DATABASE, HashParams::MANAGEMENT).unwrap()
+        let lane = Lane { threads, queue };
+        HashPool::new(lane, lane, HashParams::DATABASE, HashParams::MANAGEMENT).unwrap()
     }
 
     #[tokio::test]
@@ -158,8 +199,9 @@ mod tests {
             .await
             .unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
-        assert!(pool.verify("right".into(), phc.clone()).await.unwrap());
-        assert!(!pool.verify("wrong".into(), phc).await.unwrap());
+        let verify = |plain: &str| pool.verify(TokenKind::Database, plain.into(), phc.clone());
+        assert!(verify("right").await.unwrap());
+        assert!(!verify("wrong").await.unwrap());
         assert_eq!(pool.in_flight(), 0);
     }
 
@@ -176,5 +218,20 @@ mod tests {
         assert!(a.is_ok() && b.is_ok());
         assert!(matches!(c, Err(PoolError::Busy)));
         assert_eq!(pool.in_flight(), 0, "permits are returned");
+    }
+
+    #[tokio::test]
+    async fn a_full_management_lane_does_not_refuse_or_delay_database_hashes() {
+        let pool = pool(1, 0);
+        // join! polls in order: the first management hash takes the lane's only slot, the
+        // second is refused, and the database hash runs in its own lane all the same.
+        let (first, second, database) = tokio::join!(
+            pool.hash(TokenKind::Management, "a".into()),
+            pool.hash(TokenKind::Management, "b".into()),
+            pool.hash(TokenKind::Database, "c".into()),
+        );
+        assert!(first.is_ok());
+        assert!(matches!(second, Err(PoolError::Busy)));
+        assert!(database.is_ok(), "{database:?}");
     }
 }

@@ -94,7 +94,11 @@ impl Verifier {
         // revoked, expired or inactive token reads exactly as an unknown one.
         let matches = self
             .pool
-            .verify(presented.to_owned(), stored.secret_hash.clone())
+            .verify(
+                stored.kind,
+                presented.to_owned(),
+                stored.secret_hash.clone(),
+            )
             .await?;
         if !matches {
             return Err(Rejection::WrongSecret);

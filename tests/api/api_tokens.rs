@@ -309,8 +309,8 @@ async fn a_saturated_hashing_pool_answers_503_with_retry_after_instead_of_queuei
     // One hashing thread, no queue, and a management-token hash slow enough (64 MiB, 12
     // passes: most of a second) that the first check is still hashing when the second comes.
     let server = TestServer::start_with(db, |config| {
-        config.argon2.threads = 1;
-        config.argon2.queue = 0;
+        config.argon2.management_threads = 1;
+        config.argon2.management_queue = 0;
         config.argon2.management_tokens = tollgate::config::HashParams {
             memory_kib: 64 * 1024,
             iterations: 12,
@@ -364,4 +364,46 @@ async fn a_saturated_hashing_pool_answers_503_with_retry_after_instead_of_queuei
         0.0,
         "its permit is returned"
     );
+}
+
+#[tokio::test]
+async fn a_busy_management_lane_never_makes_a_data_path_decision_wait_or_fail() {
+    let db = crate::helpers::TestDatabase::new(Engine::Sqlite).await;
+    // The data path's lane as small as the management one: only their separation can let
+    // the decision through.
+    let server = TestServer::start_with(db, |config| {
+        config.argon2.threads = 1;
+        config.argon2.queue = 0;
+        config.argon2.management_threads = 1;
+        config.argon2.management_queue = 0;
+        config.argon2.management_tokens = tollgate::config::HashParams {
+            memory_kib: 64 * 1024,
+            iterations: 12,
+            parallelism: 1,
+        };
+    })
+    .await;
+    let (_, token) = server
+        .create_token(json!([{"action": "write", "resource": "telegraf"}]))
+        .await;
+    let in_flight = "tollgate_argon2_in_flight";
+    let management = server
+        .client
+        .get(format!("{}/api/v0/tokens", server.base))
+        .bearer_auth(&server.operator_token)
+        .send();
+    let management = tokio::spawn(management);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.metric(in_flight).await < 1.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the management check never reached the pool"
+        );
+        tokio::task::yield_now().await;
+    }
+    let decision = server
+        .authorize(&token, json!([{"action": "write", "database": "telegraf"}]))
+        .await;
+    assert_eq!(decision["valid"], true, "{decision}");
+    assert_eq!(management.await.unwrap().unwrap().status(), StatusCode::OK);
 }

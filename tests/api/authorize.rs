@@ -41,7 +41,8 @@ on_both_engines! {
     async fn an_expired_token_is_not_valid(server: TestServer) {
         // Stored directly so that its expiry already lies in the past.
         let store = server.db.open_store().await;
-        let pool = HashPool::new(1, 1, tollgate::config::HashParams::DATABASE, tollgate::config::HashParams::MANAGEMENT).unwrap();
+        let lane = tollgate::config::Lane { threads: 1, queue: 1 };
+        let pool = HashPool::new(lane, lane, tollgate::config::HashParams::DATABASE, tollgate::config::HashParams::MANAGEMENT).unwrap();
         let minted = format::mint(TokenKind::Database).unwrap();
         store.create_token(&NewToken {
             id: minted.id.clone(),

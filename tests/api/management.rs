@@ -247,9 +247,13 @@ async fn an_expired_manual_management_token_is_refused() {
     let server = TestServer::start(Engine::Sqlite).await;
     // Stored directly so that its expiry already lies in the past.
     let store = server.db.open_store().await;
+    let lane = tollgate::config::Lane {
+        threads: 1,
+        queue: 1,
+    };
     let pool = tollgate::token::hashing::HashPool::new(
-        1,
-        1,
+        lane,
+        lane,
         tollgate::config::HashParams::DATABASE,
         tollgate::config::HashParams::MANAGEMENT,
     )
