@@ -138,8 +138,9 @@ pub struct Argon2Config {
     /// Database-token hashes allowed to wait for a thread before callers get 503 +
     /// Retry-After.
     pub queue: usize,
-    /// Management-token hashing threads and queue, apart from the database tokens' so that
-    /// management calls (or forged management tokens) never make the data path wait.
+    /// Threads and queue for management-token checks and for minting tokens of either kind,
+    /// apart from the data path's, so that administration (or forged management tokens)
+    /// never makes a data-path check wait.
     pub management_threads: usize,
     pub management_queue: usize,
     pub database_tokens: HashParams,

@@ -113,13 +113,15 @@ impl HashPool {
         })
     }
 
-    /// Hashes a new token's plain string into an argon2id PHC string.
+    /// Hashes a new token's plain string into an argon2id PHC string. Minting is
+    /// administration, whatever the kind: it runs in the management lane, never the data
+    /// path's.
     pub async fn hash(&self, kind: TokenKind, plain: String) -> Result<String, PoolError> {
         let params = match kind {
             TokenKind::Database => self.database.clone(),
             TokenKind::Management => self.management.clone(),
         };
-        self.run(kind, move || {
+        self.run(&self.management_lane, move || {
             Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
                 .hash_password(plain.as_bytes())
                 .map(|hash| hash.to_string())
@@ -136,7 +138,11 @@ impl HashPool {
         plain: String,
         phc: String,
     ) -> Result<bool, PoolError> {
-        self.run(kind, move || {
+        let lane = match kind {
+            TokenKind::Database => &self.database_lane,
+            TokenKind::Management => &self.management_lane,
+        };
+        self.run(lane, move || {
             match Argon2::default().verify_password(plain.as_bytes(), phc.as_str()) {
                 Ok(()) => Ok(true),
                 Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
@@ -153,13 +159,9 @@ impl HashPool {
 
     async fn run<T: Send + 'static>(
         &self,
-        kind: TokenKind,
+        lane: &Admission,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PoolError> {
-        let lane = match kind {
-            TokenKind::Database => &self.database_lane,
-            TokenKind::Management => &self.management_lane,
-        };
         let admitted = lane
             .admitted
             .clone()
@@ -221,17 +223,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_management_lane_does_not_refuse_or_delay_database_hashes() {
+    async fn a_full_management_lane_does_not_refuse_or_delay_database_verifications() {
         let pool = pool(1, 0);
-        // join! polls in order: the first management hash takes the lane's only slot, the
-        // second is refused, and the database hash runs in its own lane all the same.
+        let phc = pool.hash(TokenKind::Database, "c".into()).await.unwrap();
+        // join! polls in order: the first mint takes the management lane's only slot, the
+        // second is refused, and the database check runs in its own lane all the same.
         let (first, second, database) = tokio::join!(
             pool.hash(TokenKind::Management, "a".into()),
-            pool.hash(TokenKind::Management, "b".into()),
-            pool.hash(TokenKind::Database, "c".into()),
+            pool.hash(TokenKind::Database, "b".into()),
+            pool.verify(TokenKind::Database, "c".into(), phc),
         );
         assert!(first.is_ok());
-        assert!(matches!(second, Err(PoolError::Busy)));
-        assert!(database.is_ok(), "{database:?}");
+        assert!(
+            matches!(second, Err(PoolError::Busy)),
+            "minting is administration"
+        );
+        assert!(database.unwrap(), "verified in its own lane");
     }
 }
