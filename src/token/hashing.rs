@@ -61,8 +61,9 @@ pub struct Lane {
     pub queue: usize,
 }
 
-/// One kind's share of the pool: its own threads and queue, so a flood of one kind (forged
-/// management tokens cost ~20 ms each) never makes the other wait.
+/// One lane of the pool, with its own threads and queue: the data path's (database-token
+/// checks) or administration's (management-token checks and minting), so a flood in one
+/// (forged management tokens cost ~20 ms each) never makes the other wait.
 #[derive(Clone)]
 struct Admission {
     running: Arc<Semaphore>,
@@ -94,7 +95,8 @@ pub struct HashPool {
 }
 
 impl HashPool {
-    /// `database` and `management` are each kind's lane; `*_params`, the cost of new hashes.
+    /// `database`: the data path's lane; `management`: administration's. `*_params`: the
+    /// cost of new hashes of each kind.
     pub fn new(
         database: Lane,
         management: Lane,
