@@ -303,12 +303,12 @@ async fn the_store_going_away_turns_into_503_with_retry_after_not_a_4xx() {
     );
 }
 
-#[tokio::test]
-async fn a_saturated_hashing_pool_answers_503_with_retry_after_instead_of_queueing() {
+/// A server whose management lane has one thread and no queue, with management-token hashes
+/// slow enough (64 MiB, 12 passes: most of a second) that a check is still hashing when the
+/// next request comes; `adjust` sizes the rest.
+async fn slow_management_server(adjust: impl FnOnce(&mut tollgate::config::Config)) -> TestServer {
     let db = crate::helpers::TestDatabase::new(Engine::Sqlite).await;
-    // One hashing thread, no queue, and a management-token hash slow enough (64 MiB, 12
-    // passes: most of a second) that the first check is still hashing when the second comes.
-    let server = TestServer::start_with(db, |config| {
+    TestServer::start_with(db, |config| {
         config.argon2.management_threads = 1;
         config.argon2.management_queue = 0;
         config.argon2.management_tokens = tollgate::config::HashParams {
@@ -316,25 +316,39 @@ async fn a_saturated_hashing_pool_answers_503_with_retry_after_instead_of_queuei
             iterations: 12,
             parallelism: 1,
         };
+        adjust(config);
     })
-    .await;
-    let in_flight = "tollgate_argon2_in_flight";
-    assert_eq!(server.metric(in_flight).await, 0.0);
-    let first = server
+    .await
+}
+
+/// Starts a management call and returns once the pool says it holds the lane's only thread.
+async fn management_call_hashing(
+    server: &TestServer,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    let call = server
         .client
         .get(format!("{}/api/v0/tokens", server.base))
         .bearer_auth(&server.operator_token)
         .send();
-    let first = tokio::spawn(first);
-    // The pool says when the first check holds its only thread.
+    let call = tokio::spawn(call);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    while server.metric(in_flight).await < 1.0 {
+    while server.metric(IN_FLIGHT).await < 1.0 {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the first check never reached the pool"
+            "the management check never reached the pool"
         );
         tokio::task::yield_now().await;
     }
+    call
+}
+
+const IN_FLIGHT: &str = "tollgate_argon2_in_flight";
+
+#[tokio::test]
+async fn a_saturated_hashing_pool_answers_503_with_retry_after_instead_of_queueing() {
+    let server = slow_management_server(|_| {}).await;
+    assert_eq!(server.metric(IN_FLIGHT).await, 0.0);
+    let first = management_call_hashing(&server).await;
     let second = server
         .client
         .get(format!("{}/api/v0/tokens", server.base))
@@ -360,7 +374,7 @@ async fn a_saturated_hashing_pool_answers_503_with_retry_after_instead_of_queuei
         "the admitted check succeeds"
     );
     assert_eq!(
-        server.metric(in_flight).await,
+        server.metric(IN_FLIGHT).await,
         0.0,
         "its permit is returned"
     );
@@ -368,39 +382,17 @@ async fn a_saturated_hashing_pool_answers_503_with_retry_after_instead_of_queuei
 
 #[tokio::test]
 async fn a_busy_management_lane_never_makes_a_data_path_decision_wait_or_fail() {
-    let db = crate::helpers::TestDatabase::new(Engine::Sqlite).await;
     // The data path's lane as small as the management one: only their separation can let
     // the decision through.
-    let server = TestServer::start_with(db, |config| {
+    let server = slow_management_server(|config| {
         config.argon2.threads = 1;
         config.argon2.queue = 0;
-        config.argon2.management_threads = 1;
-        config.argon2.management_queue = 0;
-        config.argon2.management_tokens = tollgate::config::HashParams {
-            memory_kib: 64 * 1024,
-            iterations: 12,
-            parallelism: 1,
-        };
     })
     .await;
     let (_, token) = server
         .create_token(json!([{"action": "write", "resource": "telegraf"}]))
         .await;
-    let in_flight = "tollgate_argon2_in_flight";
-    let management = server
-        .client
-        .get(format!("{}/api/v0/tokens", server.base))
-        .bearer_auth(&server.operator_token)
-        .send();
-    let management = tokio::spawn(management);
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    while server.metric(in_flight).await < 1.0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the management check never reached the pool"
-        );
-        tokio::task::yield_now().await;
-    }
+    let management = management_call_hashing(&server).await;
     let decision = server
         .authorize(&token, json!([{"action": "write", "database": "telegraf"}]))
         .await;
