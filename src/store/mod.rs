@@ -108,3 +108,8 @@ fn storable(text: &str) -> bool {
 fn stored_id<K>(text: &str, what: &'static str) -> Result<crate::token::model::Id<K>, StoreError> {
     crate::token::model::Id::parse(text).map_err(|_| StoreError::Corrupt(what))
 }
+
+/// The token ids a write returned (`RETURNING id`), for whoever caches decisions.
+fn stored_token_ids(ids: &[String]) -> Result<Vec<crate::token::model::TokenId>, StoreError> {
+    ids.iter().map(|id| stored_id(id, "token id")).collect()
+}

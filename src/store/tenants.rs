@@ -5,7 +5,7 @@ use sqlx::{Executor, FromRow};
 use time::OffsetDateTime;
 
 use super::tokens::{self, TokenRow};
-use super::{Engine, SqlStore, StoreError, audit, storable, stored_id};
+use super::{Engine, SqlStore, StoreError, audit, storable, stored_id, stored_token_ids};
 use crate::audit::AuditEvent;
 use crate::tenant::model::{Org, V2User};
 use crate::token::model::{NewToken, OrgId, Status, Token, TokenId, UserId};
@@ -310,11 +310,7 @@ where
         };
         audit::append(&mut *tx, audit).await?;
         tx.commit().await?;
-        let affected = affected
-            .iter()
-            .map(|id| stored_id(id, "token id"))
-            .collect::<Result<_, _>>()?;
-        Ok(Some((V2User::try_from(row)?, affected)))
+        Ok(Some((V2User::try_from(row)?, stored_token_ids(&affected)?)))
     }
 
     async fn delete_v2_user(
@@ -433,11 +429,9 @@ where
         .await?;
     audit::append(&mut *tx, audit).await?;
     tx.commit().await?;
-    let revoked = revoked
-        .iter()
-        .map(|id| stored_id(id, "token id"))
-        .collect::<Result<_, _>>()?;
-    Ok(Some(Deleted { revoked }))
+    Ok(Some(Deleted {
+        revoked: stored_token_ids(&revoked)?,
+    }))
 }
 
 async fn insert_v2_user<'c, E: Engine>(

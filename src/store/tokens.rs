@@ -6,7 +6,7 @@ use sqlx::types::Json;
 use sqlx::{Executor, FromRow};
 use time::OffsetDateTime;
 
-use super::{Engine, SqlStore, StoreError, audit, stored_id};
+use super::{Engine, SqlStore, StoreError, audit, stored_id, stored_token_ids};
 use crate::audit::AuditEvent;
 use crate::token::model::{NewToken, OrgId, Owner, Status, Token, TokenId, TokenKind, UserId};
 use crate::token::permission::Permission;
@@ -394,7 +394,7 @@ where
         insert(&mut *tx, operator).await?;
         audit::append(&mut *tx, audit).await?;
         tx.commit().await?;
-        revoked.iter().map(|id| stored_id(id, "token id")).collect()
+        stored_token_ids(&revoked)
     }
 
     async fn create_owned_token(
