@@ -63,6 +63,8 @@ pub enum LaunchError {
     Serve(#[from] std::io::Error),
     #[error("{0}")]
     Config(String),
+    #[error("cache key: {0}")]
+    Randomness(#[from] crate::token::format::RandomnessError),
 }
 
 /// A prepared application: store open and migrated, operator token ensured.
@@ -88,7 +90,7 @@ impl App {
         if let Some(oauth) = &oauth {
             oauth.spawn_key_maintenance(Duration::from_secs(config.oauth.jwks_refresh_seconds));
         }
-        let mut state = AppState::new(store, pool, oauth);
+        let mut state = AppState::new(store, pool, oauth, config)?;
         state.cluster = Arc::new(ClusterIds {
             account_id: config.account_id.clone(),
             cluster_id: config.cluster_id.clone(),
@@ -158,6 +160,12 @@ impl App {
                 grace_seconds = grace.as_secs(),
                 "grace period over; dropping remaining connections"
             );
+        }
+        if tokio::time::timeout(STORE_CLOSE_TIMEOUT, state.verifier.flush_last_used())
+            .await
+            .is_err()
+        {
+            tracing::warn!("last-use times not written: the store is not answering");
         }
         // Closing waits for checked-out connections; a request still hung after the grace
         // period must not hold the process past it.
@@ -316,6 +324,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, openapi) = api_routes(&state.metrics).split_for_parts();
     let openapi = Arc::new(openapi);
     routes
+        .merge(crate::api::authz::router(&state.metrics))
         .route(
             "/api/openapi.json",
             get(move || {
@@ -373,8 +382,16 @@ pub fn router(state: AppState) -> Router {
                     },
                 ),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::api::request::observe,
+        ))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), RandomRequestId))
         .layer(axum::middleware::map_request(keep_plausible_request_id))
+        .layer(axum::middleware::from_fn_with_state(
+            state.trusted_proxies.clone(),
+            crate::api::request::resolve_client,
+        ))
         .with_state(state)
 }
 

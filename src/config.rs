@@ -38,6 +38,8 @@ pub struct Config {
     /// Connections served at once; further clients wait in the listen backlog.
     pub http_max_connections: usize,
     pub argon2: Argon2Config,
+    /// The verified-token cache, failure limits and client addresses.
+    pub verify: VerifyConfig,
     /// The people allowed to administer this cluster (Clustered's admin user list).
     pub users: Vec<UserConfig>,
     /// Identity providers whose access tokens (JWTs) authenticate management calls.
@@ -147,6 +149,49 @@ pub struct Argon2Config {
     pub management_tokens: HashParams,
 }
 
+/// `[verify]`: how the data path remembers verified tokens and refuses floods.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifyConfig {
+    /// Verified tokens held in memory (each a few hundred bytes).
+    pub cache_entries: usize,
+    /// A cached decision is re-read from the store after this long: the bound on staleness
+    /// when a change notification is lost.
+    pub cache_ttl_seconds: u64,
+    /// While the store is unreachable, cached decisions keep being served this long past
+    /// their TTL (0: never); a revocation made elsewhere meanwhile reaches this replica when
+    /// its listener reconnects.
+    pub stale_if_error_seconds: u64,
+    /// An unknown token id is remembered this long, so repeating it costs no store read.
+    pub unknown_ttl_seconds: u64,
+    /// Failed verifications (unknown id, wrong secret) one client address may make per
+    /// minute before it gets 429.
+    pub failures_per_address_per_minute: u32,
+    /// Failed verifications one token id may see per minute before further uncached
+    /// attempts at it get 429.
+    pub failures_per_token_per_minute: u32,
+    /// Peers (CIDRs) whose `X-Forwarded-For` is believed: the client is then the rightmost
+    /// address not in this list.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How often last-use times are written, in one statement per batch.
+    pub last_used_flush_seconds: u64,
+}
+
+impl Default for VerifyConfig {
+    fn default() -> Self {
+        VerifyConfig {
+            cache_entries: 100_000,
+            cache_ttl_seconds: 60,
+            stale_if_error_seconds: 300,
+            unknown_ttl_seconds: 5,
+            failures_per_address_per_minute: 60,
+            failures_per_token_per_minute: 30,
+            trusted_proxies: Vec::new(),
+            last_used_flush_seconds: 60,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -170,6 +215,7 @@ impl Default for Config {
                 database_tokens: HashParams::DATABASE,
                 management_tokens: HashParams::MANAGEMENT,
             },
+            verify: VerifyConfig::default(),
             users: Vec::new(),
             oauth: OAuthConfig::default(),
             account_id: None,
@@ -301,6 +347,28 @@ impl Config {
                         JWKS_ALGORITHMS.join(", ")
                     )));
                 }
+            }
+        }
+        let verify = &self.verify;
+        for (name, value) in [
+            ("verify.cache_entries", verify.cache_entries as u64),
+            ("verify.cache_ttl_seconds", verify.cache_ttl_seconds),
+            ("verify.unknown_ttl_seconds", verify.unknown_ttl_seconds),
+            (
+                "verify.failures_per_address_per_minute",
+                u64::from(verify.failures_per_address_per_minute),
+            ),
+            (
+                "verify.failures_per_token_per_minute",
+                u64::from(verify.failures_per_token_per_minute),
+            ),
+            (
+                "verify.last_used_flush_seconds",
+                verify.last_used_flush_seconds,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("{name} must be at least 1")));
             }
         }
         if self.database_max_connections == 0 {

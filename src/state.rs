@@ -8,12 +8,16 @@ use time::OffsetDateTime;
 
 use crate::audit::AuditLog;
 use crate::auth::Authenticator;
+use crate::config::Config;
 use crate::identity::directory::Directory;
 use crate::oauth::OAuth;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
+use crate::telemetry::Readings;
 use crate::tenant::authorizations::Authorizations;
 use crate::tenant::service::Tenants;
+use crate::token::TokenKind;
+use crate::token::format::RandomnessError;
 use crate::token::hashing::HashPool;
 use crate::token::service::TokenService;
 use crate::verify::Verifier;
@@ -36,6 +40,10 @@ pub struct AppState {
     /// The users of `[[users]]`.
     pub directory: Directory,
     pub audit: AuditLog,
+    /// The verified-token cache, for what is not a credential check (shutdown's flush).
+    pub verifier: Verifier,
+    /// Peers whose `X-Forwarded-For` is believed (`[verify] trusted_proxies`).
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// The configured Cloud Dedicated account and cluster ids, if any.
     pub cluster: Arc<ClusterIds>,
     draining: Arc<AtomicBool>,
@@ -50,14 +58,40 @@ pub struct ClusterIds {
 }
 
 impl AppState {
-    pub fn new(store: Store, pool: HashPool, oauth: Option<OAuth>) -> Self {
+    pub fn new(
+        store: Store,
+        pool: HashPool,
+        oauth: Option<OAuth>,
+        config: &Config,
+    ) -> Result<Self, RandomnessError> {
         let tokens = TokenService::new(store.clone(), pool.clone());
         let metrics = Metrics::new();
-        let hashing = pool.clone();
-        metrics.track_hashes(move || hashing.in_flight());
-        let verifier = Verifier::new(store.clone(), pool);
+        let verifier = Verifier::new(
+            store.clone(),
+            pool.clone(),
+            &config.verify,
+            [
+                (TokenKind::Database, config.argon2.database_tokens),
+                (TokenKind::Management, config.argon2.management_tokens),
+            ],
+            metrics.cache_counters(),
+        )?;
+        let cached = verifier.clone();
+        metrics.read_gauges(move || {
+            let load = pool.load();
+            Readings {
+                cache_entries: cached.cached(),
+                hashing: [
+                    ("database", load.database.busy, load.database.queued),
+                    ("management", load.management.busy, load.management.queued),
+                ],
+            }
+        });
         let directory = Directory::new(store.clone());
-        AppState {
+        let trusted_proxies = Arc::new(config.verify.trusted_proxies.clone());
+        Ok(AppState {
+            verifier: verifier.clone(),
+            trusted_proxies,
             authenticator: Authenticator::new(verifier, oauth.clone(), directory.clone()),
             directory,
             audit: AuditLog::new(store.clone(), metrics.clone()),
@@ -70,7 +104,7 @@ impl AppState {
             metrics,
             cluster: Arc::new(ClusterIds::default()),
             draining: Arc::new(AtomicBool::new(false)),
-        }
+        })
     }
 
     pub fn is_draining(&self) -> bool {

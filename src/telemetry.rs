@@ -14,7 +14,9 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use prometheus_client::registry::Unit;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -37,12 +39,39 @@ pub fn init(level: &str, format: LogFormat) {
 pub struct Metrics {
     registry: Arc<Registry>,
     refusals: Family<RefusalLabels, Counter>,
+    decisions: Family<DecisionLabels, Counter>,
+    requests: Family<RequestLabels, Histogram>,
+    rate_limited: Counter,
     panics: Counter,
     unaudited: Counter,
+    cache: CacheCounters,
     hashes: Gauge,
-    /// Reads the hashing pool's load when `/metrics` is rendered.
-    hash_load: Arc<std::sync::OnceLock<Box<dyn Fn() -> usize + Send + Sync>>>,
+    hash_busy: Family<LaneLabels, Gauge>,
+    hash_queued: Family<LaneLabels, Gauge>,
+    cache_entries: Gauge,
+    /// Read the hashing pool's load and the cache's size when `/metrics` is rendered.
+    gauges: Arc<std::sync::OnceLock<Box<dyn Fn() -> Readings + Send + Sync>>>,
     refusal_log: Arc<LimitedLog>,
+}
+
+/// What `/metrics` reads at render time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Readings {
+    pub cache_entries: usize,
+    /// Per lane (database, management): hashes running, and waiting for a thread.
+    pub hashing: [(&'static str, usize, usize); 2],
+}
+
+/// The verified-token cache's counters, shared with the cache itself.
+#[derive(Clone, Default)]
+pub struct CacheCounters {
+    pub hits: Counter,
+    pub misses: Counter,
+    pub evictions: Counter,
+    /// Token ids invalidated by notifications from other replicas.
+    pub invalidations: Counter,
+    pub listener_reconnects: Counter,
+    pub argon2_verifications: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -50,6 +79,32 @@ struct RefusalLabels {
     surface: &'static str,
     reason: &'static str,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    surface: &'static str,
+    outcome: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LaneLabels {
+    lane: &'static str,
+}
+
+/// Request latency buckets, in seconds: a decision served from memory takes tens of
+/// microseconds, so they start at 25 µs.
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 0.5, 1.0, 2.5,
+];
 
 /// A log line written at most once per period, counting the occurrences not logged since:
 /// a flood must not become a flood of log lines.
@@ -97,6 +152,27 @@ impl Metrics {
             "Calls refused before a credential was verified, by surface and reason",
             refusals.clone(),
         );
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "decisions",
+            "Data-path decisions (/authz, /api/v0/authorize) by surface, outcome and reason",
+            decisions.clone(),
+        );
+        let requests = Family::<RequestLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(LATENCY_BUCKETS)) as fn() -> Histogram,
+        );
+        registry.register_with_unit(
+            "http_request_duration",
+            "HTTP requests by route template, method and status, with their latency",
+            Unit::Seconds,
+            requests.clone(),
+        );
+        let rate_limited = Counter::default();
+        registry.register(
+            "rate_limited_refusals",
+            "Verifications refused (429) because their address or token id failed too often",
+            rate_limited.clone(),
+        );
         let panics = Counter::default();
         registry.register(
             "handler_panics",
@@ -109,28 +185,126 @@ impl Metrics {
             "Refusals of verified callers over their per-minute audit budget, counted instead of written",
             unaudited.clone(),
         );
+        let cache = CacheCounters::default();
+        for (name, help, counter) in [
+            (
+                "verify_cache_hits",
+                "Verifications decided from the cache",
+                &cache.hits,
+            ),
+            (
+                "verify_cache_misses",
+                "Verifications that read the store",
+                &cache.misses,
+            ),
+            (
+                "verify_cache_evictions",
+                "Cached tokens pushed out by the size bound",
+                &cache.evictions,
+            ),
+            (
+                "verify_invalidations",
+                "Token ids invalidated by another replica's change notification",
+                &cache.invalidations,
+            ),
+            (
+                "verify_listener_reconnects",
+                "Reconnections of the change listener (each flushes the cache)",
+                &cache.listener_reconnects,
+            ),
+            (
+                "argon2_verifications",
+                "argon2id verifications of presented tokens",
+                &cache.argon2_verifications,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+        let cache_entries = Gauge::default();
+        registry.register(
+            "verify_cache_entries",
+            "Verified tokens held in memory",
+            cache_entries.clone(),
+        );
         let hashes = Gauge::default();
         registry.register(
             "argon2_in_flight",
             "argon2 hashes running or waiting for a hashing thread",
             hashes.clone(),
         );
+        let hash_busy = Family::<LaneLabels, Gauge>::default();
+        registry.register(
+            "argon2_busy",
+            "argon2 hashes running, by lane",
+            hash_busy.clone(),
+        );
+        let hash_queued = Family::<LaneLabels, Gauge>::default();
+        registry.register(
+            "argon2_queued",
+            "argon2 hashes waiting for a thread, by lane",
+            hash_queued.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             refusals,
+            decisions,
+            requests,
+            rate_limited,
             panics,
             unaudited,
+            cache,
             hashes,
-            hash_load: Arc::default(),
+            hash_busy,
+            hash_queued,
+            cache_entries,
+            gauges: Arc::default(),
             refusal_log: Arc::new(LimitedLog::every(Duration::from_secs(
                 REFUSAL_LOG_INTERVAL_SECONDS,
             ))),
         }
     }
 
+    /// The counters the verified-token cache updates.
+    pub fn cache_counters(&self) -> CacheCounters {
+        self.cache.clone()
+    }
+
+    /// A data-path decision.
+    pub fn decision(&self, surface: &'static str, reason: &'static str) {
+        if reason == "rate_limited" {
+            self.rate_limited.inc();
+        }
+        let outcome = match reason {
+            "valid" => "allow",
+            "unavailable" => "error",
+            _ => "deny",
+        };
+        self.decisions
+            .get_or_create(&DecisionLabels {
+                surface,
+                outcome,
+                reason,
+            })
+            .inc();
+    }
+
+    /// One answered request, by route template (never the raw path, which may carry `p=`).
+    pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status,
+            })
+            .observe(seconds);
+    }
+
     /// A call refused before its credential was verified: counted, and logged at most once
     /// per interval with the number of refusals not logged since.
     pub fn unverified_refusal(&self, surface: &'static str, reason: &'static str) {
+        if reason == "rate_limited" {
+            self.rate_limited.inc();
+        }
         self.refusals
             .get_or_create(&RefusalLabels { surface, reason })
             .inc();
@@ -152,16 +326,28 @@ impl Metrics {
         self.panics.inc();
     }
 
-    /// Where `tollgate_argon2_in_flight` is read from (the first call wins).
-    pub fn track_hashes(&self, in_flight: impl Fn() -> usize + Send + Sync + 'static) {
-        let _ = self.hash_load.set(Box::new(in_flight));
+    /// Where the gauges are read from at render time (the first call wins).
+    pub fn read_gauges(&self, read: impl Fn() -> Readings + Send + Sync + 'static) {
+        let _ = self.gauges.set(Box::new(read));
     }
 
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
-        if let Some(in_flight) = self.hash_load.get() {
-            self.hashes
-                .set(i64::try_from(in_flight()).unwrap_or(i64::MAX));
+        if let Some(read) = self.gauges.get() {
+            let readings = read();
+            let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+            self.cache_entries.set(gauge(readings.cache_entries));
+            let mut in_flight = 0;
+            for (lane, busy, queued) in readings.hashing {
+                self.hash_busy
+                    .get_or_create(&LaneLabels { lane })
+                    .set(gauge(busy));
+                self.hash_queued
+                    .get_or_create(&LaneLabels { lane })
+                    .set(gauge(queued));
+                in_flight += busy + queued;
+            }
+            self.hashes.set(gauge(in_flight));
         }
         let mut out = String::new();
         // Writing to a String cannot fail.

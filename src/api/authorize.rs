@@ -9,10 +9,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::extract::Client;
 use crate::api::panic::catch_panic;
 use crate::api::v0::error::ErrorBody;
 use crate::api::v0::extract::ApiJson;
 use crate::api::v0::{self, ApiError};
+use crate::auth::Reason;
 use crate::auth::grant::{self, Decision, Requested};
 use crate::state::AppState;
 use crate::telemetry::Metrics;
@@ -49,6 +51,11 @@ pub struct Subject {
 pub struct AuthorizeResponse {
     /// False for an unknown, malformed, expired, revoked or inactive token.
     pub valid: bool,
+    /// Why, in one word: `valid`, `malformed`, `not_found`, `wrong_secret`, `expired`,
+    /// `revoked`, `inactive`, `user_inactive`, `forbidden` (a live token granting none of
+    /// the requested permissions) or `rate_limited`.
+    #[schema(example = "valid")]
+    pub reason: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<Subject>,
     /// The requested permissions the token grants (IOx semantics: the intersection).
@@ -63,11 +70,13 @@ pub struct AuthorizeResponse {
         (status = 200, description = "The decision", body = AuthorizeResponse),
         (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody),
+        (status = 429, description = "Too many failed verifications from this client or for this token id; retry after Retry-After", body = ErrorBody),
         (status = 503, description = "Our own failure; retry after Retry-After", body = ErrorBody),
     )
 )]
 pub async fn authorize(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiJson(request): ApiJson<AuthorizeRequest>,
 ) -> Result<Json<AuthorizeResponse>, ApiError> {
     let requested = request
@@ -84,21 +93,29 @@ pub async fn authorize(
         &state.tenants,
         &request.token,
         requested,
+        client,
     )
     .await?;
+    let reason = decision.reason();
+    state.metrics.decision("authorize", reason);
     Ok(Json(match decision {
         Decision::Refused(failure) => {
             if let Some(outage) = failure.outage() {
                 return Err(ApiError::unavailable(&outage.to_string()));
             }
+            if let Reason::RateLimited(wait) = failure.reason {
+                return Err(ApiError::too_many_requests(wait));
+            }
             AuthorizeResponse {
                 valid: false,
+                reason,
                 subject: None,
                 permissions: Vec::new(),
             }
         }
         Decision::Valid { token_id, granted } => AuthorizeResponse {
             valid: true,
+            reason,
             subject: Some(Subject {
                 id: token_id.to_string(),
             }),

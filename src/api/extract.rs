@@ -29,3 +29,14 @@ pub async fn path<S: Send + Sync, T: DeserializeOwned + Send>(
         .map(|Path(value)| value)
         .map_err(|_| PATH_NOT_UTF8)
 }
+
+/// The client address of a request (see [`super::request::peer`]).
+pub struct Client(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Client(super::request::peer(parts)))
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod authorize;
+pub mod authz;
 pub mod body;
 pub mod extract;
 pub mod ops;

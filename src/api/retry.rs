@@ -12,9 +12,12 @@ pub fn retry_seconds(wait: Duration) -> u64 {
         .max(1)
 }
 
-/// The message of a 429 for too many wrong secrets from one address.
+/// The message of a 429 for too many failed verifications from one address or for one
+/// token id.
 pub fn rate_limited_message(seconds: u64) -> String {
-    format!("too many failed authentications from this address; retry after {seconds} seconds")
+    format!(
+        "too many failed authentications from this address or for this token; retry after {seconds} seconds"
+    )
 }
 
 #[cfg(test)]

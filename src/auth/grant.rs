@@ -26,26 +26,39 @@ pub enum Decision {
     /// The token is not a live database token (or could not be checked: see
     /// [`AuthFailure::outage`]).
     Refused(AuthFailure),
-    /// The requested permissions it grants, in the order asked.
+    /// The requested permissions it grants, in the order asked (possibly none).
     Valid {
         token_id: TokenId,
         granted: Vec<Requested>,
     },
 }
 
-/// Decides which of `requested` the token `presented` grants.
+impl Decision {
+    /// The reason word: `valid`, `forbidden` (a live token granting none of what was asked),
+    /// or why the token was refused.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Decision::Refused(failure) => failure.reason.decision(),
+            Decision::Valid { granted, .. } if granted.is_empty() => "forbidden",
+            Decision::Valid { .. } => "valid",
+        }
+    }
+}
+
+/// Decides which of `requested` the token `presented` grants; `client` pays for failures.
 pub async fn decide(
     authenticator: &Authenticator,
     tenants: &Tenants,
     presented: &str,
     requested: Vec<Requested>,
+    client: Option<std::net::IpAddr>,
 ) -> Result<Decision, Error> {
     if let Some(index) = requested.iter().position(|p| p.database.is_empty()) {
         return Err(Error::Invalid(format!(
             "permissions[{index}].database must not be empty"
         )));
     }
-    let token = match authenticator.database_token(presented).await {
+    let token = match authenticator.database_token(presented, client).await {
         Ok(token) => token,
         Err(failure) => {
             if failure.outage().is_none() {
@@ -60,7 +73,7 @@ pub async fn decide(
     })
     .await?;
     Ok(Decision::Valid {
-        token_id: token.id,
+        token_id: token.id.clone(),
         granted,
     })
 }

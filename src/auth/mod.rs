@@ -3,9 +3,11 @@
 //! `tenant` and `telemetry`; never `api` or `app`.
 
 pub mod credential;
+pub mod data_path;
 pub mod grant;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use credential::{Credential, CredentialError, Scheme};
@@ -22,7 +24,7 @@ pub enum Authenticated {
     /// The operator token, a manual management token, or a listed OAuth user.
     Management(Principal),
     /// A database token (a v2 authorization).
-    Database(Box<Token>),
+    Database(Arc<Token>),
 }
 
 impl Authenticated {
@@ -110,7 +112,7 @@ impl Reason {
         match self {
             Reason::NoCredential(_) => "no_credential",
             Reason::Malformed => "malformed",
-            Reason::Unknown => "unknown",
+            Reason::Unknown => "not_found",
             Reason::WrongSecret => "wrong_secret",
             Reason::RateLimited(_) => "rate_limited",
             Reason::Revoked => "revoked",
@@ -122,6 +124,29 @@ impl Reason {
             Reason::JwtScheme => "jwt_scheme",
             Reason::OAuthOff => "oauth_off",
             Reason::JwtInvalid(_) => "jwt_invalid",
+            Reason::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+impl Reason {
+    /// The decision reason reported by the data path (`/authz`, `/api/v0/authorize`), as
+    /// API-key services word them; a missing or unreadable credential is `malformed`.
+    pub fn decision(&self) -> &'static str {
+        match self {
+            Reason::NoCredential(_)
+            | Reason::Malformed
+            | Reason::JwtScheme
+            | Reason::OAuthOff
+            | Reason::JwtInvalid(_) => "malformed",
+            Reason::Unknown | Reason::UnlistedUser(_) => "not_found",
+            Reason::WrongSecret => "wrong_secret",
+            Reason::RateLimited(_) => "rate_limited",
+            Reason::Revoked => "revoked",
+            Reason::Expired => "expired",
+            Reason::Inactive => "inactive",
+            Reason::OwnerInactive => "user_inactive",
+            Reason::DatabaseToken => "forbidden",
             Reason::Unavailable(_) => "unavailable",
         }
     }
@@ -145,7 +170,7 @@ impl AuthFailure {
     fn rejected(rejection: Rejection, kind: TokenKind) -> Self {
         let reason = match rejection {
             Rejection::Malformed => Reason::Malformed,
-            Rejection::Unknown => Reason::Unknown,
+            Rejection::NotFound => Reason::Unknown,
             Rejection::WrongSecret => Reason::WrongSecret,
             Rejection::RateLimited(wait) => Reason::RateLimited(wait),
             Rejection::Unusable(Unusable::Revoked) => Reason::Revoked,
@@ -190,8 +215,8 @@ impl Authenticator {
         }
     }
 
-    /// Who `credential` is. `peer`, the address the call came from, pays for wrong secrets
-    /// (see [`Verifier::verify_from`]).
+    /// Who `credential` is. `peer`, the client the call came from, pays for failures
+    /// (see [`crate::verify::limits`]).
     pub async fn authenticate(
         &self,
         credential: &Credential,
@@ -202,25 +227,31 @@ impl Authenticator {
         };
         let token = self
             .verifier
-            .verify_from(&credential.secret, &[kind], peer)
+            .verify(&credential.secret, &[kind], peer)
             .await
             .map_err(|rejection| AuthFailure::rejected(rejection, kind))?;
         Ok(match kind {
-            TokenKind::Database => Authenticated::Database(Box::new(token)),
+            TokenKind::Database => Authenticated::Database(token),
             TokenKind::Management if token.operator => {
-                Authenticated::Management(Principal::Operator { token_id: token.id })
+                Authenticated::Management(Principal::Operator {
+                    token_id: token.id.clone(),
+                })
             }
-            TokenKind::Management => {
-                Authenticated::Management(Principal::ManagementToken { token_id: token.id })
-            }
+            TokenKind::Management => Authenticated::Management(Principal::ManagementToken {
+                token_id: token.id.clone(),
+            }),
         })
     }
 
-    /// A database token as a data-path caller presents it: no per-address limit, since
-    /// those callers are proxies that many clients share.
-    pub async fn database_token(&self, presented: &str) -> Result<Token, AuthFailure> {
+    /// A database token as a data-path caller presents it, for `client` (whose failures
+    /// are limited).
+    pub async fn database_token(
+        &self,
+        presented: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Arc<Token>, AuthFailure> {
         self.verifier
-            .verify(presented, &[TokenKind::Database])
+            .verify(presented, &[TokenKind::Database], client)
             .await
             .map_err(|rejection| AuthFailure::rejected(rejection, TokenKind::Database))
     }
@@ -309,7 +340,7 @@ mod tests {
             [
                 "no_credential",
                 "malformed",
-                "unknown",
+                "not_found",
                 "wrong_secret",
                 "rate_limited",
                 "revoked",
@@ -328,7 +359,7 @@ mod tests {
 
     #[test]
     fn only_unverified_refusals_that_are_not_our_failure_are_counted() {
-        let unknown = AuthFailure::rejected(Rejection::Unknown, TokenKind::Database);
+        let unknown = AuthFailure::rejected(Rejection::NotFound, TokenKind::Database);
         assert!(unknown.counted());
         let outage =
             AuthFailure::rejected(Rejection::Unavailable("db".into()), TokenKind::Database);

@@ -10,8 +10,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{Pool, Transaction};
 
-use super::{PoolOptions, StoreError};
+use std::sync::Arc;
+
+use super::{PoolOptions, StoreError, TokenChanges, listener};
 use crate::config::Engine as EngineName;
+use crate::token::TokenId;
 
 pub trait Engine: sqlx::Database<Arguments: sqlx::IntoArguments<Self>> {
     const NAME: EngineName;
@@ -30,6 +33,15 @@ pub trait Engine: sqlx::Database<Arguments: sqlx::IntoArguments<Self>> {
     fn begin_write(
         pool: &Pool<Self>,
     ) -> impl Future<Output = Result<Transaction<'static, Self>, StoreError>> + Send;
+
+    /// Tells the other replicas, inside `tx`, that the tokens `ids` changed.
+    fn announce(
+        tx: &mut Transaction<'static, Self>,
+        ids: &[TokenId],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Starts telling `changes` what the other replicas announce.
+    fn listen(pool: Pool<Self>, changes: Arc<dyn TokenChanges>);
 }
 
 fn migrations_failed(err: sqlx::migrate::MigrateError) -> StoreError {
@@ -59,6 +71,25 @@ impl Engine for Postgres {
 
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, StoreError> {
         Ok(pool.begin().await?)
+    }
+
+    /// `NOTIFY` is delivered at commit, and not at all on rollback.
+    async fn announce(
+        tx: &mut Transaction<'static, Self>,
+        ids: &[TokenId],
+    ) -> Result<(), StoreError> {
+        for payload in listener::payloads(ids) {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(listener::CHANNEL)
+                .bind(payload)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn listen(pool: Pool<Self>, changes: Arc<dyn TokenChanges>) {
+        tokio::spawn(listener::run(pool, changes));
     }
 }
 
@@ -100,4 +131,14 @@ impl Engine for Sqlite {
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, StoreError> {
         Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+
+    /// One process owns a SQLite file: there is no other replica to tell.
+    async fn announce(
+        _tx: &mut Transaction<'static, Self>,
+        _ids: &[TokenId],
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn listen(_pool: Pool<Self>, _changes: Arc<dyn TokenChanges>) {}
 }

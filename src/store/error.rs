@@ -35,6 +35,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The store could not be reached or is overloaded (not a refusal of this change).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+
     /// The constraint that refused the change, if that is what happened.
     pub fn constraint(&self) -> Option<&str> {
         match self {

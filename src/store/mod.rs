@@ -9,6 +9,7 @@
 mod audit;
 mod engine;
 mod error;
+mod listener;
 mod tenants;
 mod tokens;
 mod users;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, DatabaseUrl, Engine as EngineName};
+use crate::token::TokenId;
 
 pub use audit::AuditStore;
 pub use engine::Engine;
@@ -33,10 +35,23 @@ impl<T: TokenStore + TenantStore + UserStore + AuditStore + Lifecycle> Backend f
 /// The store the services share: cheap to clone.
 pub type Store = Arc<dyn Backend>;
 
-/// Readiness and shutdown.
+/// Told about committed changes that can alter a decision about a token: whoever caches
+/// decisions implements it.
+pub trait TokenChanges: Send + Sync {
+    /// These tokens changed (revoked, status, owner, …); `remote`: another replica made it.
+    fn changed(&self, ids: &[TokenId], remote: bool);
+    /// Changes may have been missed (the listener was not connected): forget everything.
+    /// `reconnected`: after a lost connection, rather than at the first connect.
+    fn missed(&self, reconnected: bool);
+}
+
+/// Readiness, shutdown, and change notification.
 #[async_trait::async_trait]
 pub trait Lifecycle: Send + Sync {
     fn engine(&self) -> EngineName;
+    /// Tells `changes` about every change this store commits, and on PostgreSQL about every
+    /// change other replicas commit (`LISTEN`, reconnecting with backoff). Once per store.
+    fn watch_changes(&self, changes: Arc<dyn TokenChanges>);
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
     async fn close(&self);
@@ -69,13 +84,36 @@ pub async fn open_url(url: &DatabaseUrl, options: PoolOptions) -> Result<Store, 
 /// cannot be written once on [`Engine`].
 struct SqlStore<E: Engine> {
     pool: sqlx::Pool<E>,
+    changes: std::sync::OnceLock<Arc<dyn TokenChanges>>,
 }
 
 impl<E: Engine> SqlStore<E> {
     async fn open(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, StoreError> {
         let pool = E::connect(url.expose(), options).await?;
         E::migrate(&pool).await?;
-        Ok(SqlStore { pool })
+        Ok(SqlStore {
+            pool,
+            changes: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Commits a change to the tokens `ids`: other replicas are told inside the transaction
+    /// (so only a committed change is announced), this one right after the commit.
+    async fn commit_changes(
+        &self,
+        mut tx: sqlx::Transaction<'static, E>,
+        ids: &[TokenId],
+    ) -> Result<(), StoreError> {
+        if !ids.is_empty() {
+            E::announce(&mut tx, ids).await?;
+        }
+        tx.commit().await?;
+        if !ids.is_empty()
+            && let Some(changes) = self.changes.get()
+        {
+            changes.changed(ids, false);
+        }
+        Ok(())
     }
 }
 
@@ -86,6 +124,12 @@ where
 {
     fn engine(&self) -> EngineName {
         <E as Engine>::NAME
+    }
+
+    fn watch_changes(&self, changes: Arc<dyn TokenChanges>) {
+        if self.changes.set(changes.clone()).is_ok() {
+            E::listen(self.pool.clone(), changes);
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -309,8 +309,9 @@ where
             Vec::new()
         };
         audit::append(&mut *tx, audit).await?;
-        tx.commit().await?;
-        Ok(Some((V2User::try_from(row)?, stored_token_ids(&affected)?)))
+        let affected = stored_token_ids(&affected)?;
+        self.commit_changes(tx, &affected).await?;
+        Ok(Some((V2User::try_from(row)?, affected)))
     }
 
     async fn delete_v2_user(
@@ -319,7 +320,7 @@ where
         audit: &AuditEvent,
     ) -> Result<Option<Deleted>, StoreError> {
         delete_owner(
-            &self.pool,
+            self,
             "DELETE FROM v2_users WHERE id = $1 RETURNING id",
             "UPDATE tokens SET revoked_at = $2, updated_at = $2 \
              WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
@@ -386,7 +387,7 @@ where
         audit: &AuditEvent,
     ) -> Result<Option<Deleted>, StoreError> {
         delete_owner(
-            &self.pool,
+            self,
             "DELETE FROM orgs WHERE id = $1 RETURNING id",
             "UPDATE tokens SET revoked_at = $2, updated_at = $2 \
              WHERE org_id = $1 AND revoked_at IS NULL RETURNING id",
@@ -400,7 +401,7 @@ where
 /// Deletes a v2 user or org (`delete`) and revokes the live tokens it owns (`revoke`), in
 /// one transaction; `None` when there was nothing to delete.
 async fn delete_owner<E: Engine>(
-    pool: &sqlx::Pool<E>,
+    store: &SqlStore<E>,
     delete: &'static str,
     revoke: &'static str,
     id: &str,
@@ -414,7 +415,7 @@ where
     String: for<'r> sqlx::Decode<'r, E> + sqlx::Type<E>,
     usize: sqlx::ColumnIndex<E::Row>,
 {
-    let mut tx = E::begin_write(pool).await?;
+    let mut tx = E::begin_write(&store.pool).await?;
     let deleted: Option<String> = sqlx::query_scalar(delete)
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -428,10 +429,9 @@ where
         .fetch_all(&mut *tx)
         .await?;
     audit::append(&mut *tx, audit).await?;
-    tx.commit().await?;
-    Ok(Some(Deleted {
-        revoked: stored_token_ids(&revoked)?,
-    }))
+    let revoked = stored_token_ids(&revoked)?;
+    store.commit_changes(tx, &revoked).await?;
+    Ok(Some(Deleted { revoked }))
 }
 
 async fn insert_v2_user<'c, E: Engine>(

@@ -99,6 +99,12 @@ pub trait TokenStore: Send + Sync {
         page: Page<'_>,
     ) -> Result<Vec<Token>, StoreError>;
 
+    /// Records that `ids` were used at `at` (written behind, in one statement per batch).
+    async fn touch_tokens(&self, ids: &[TokenId], at: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Replaces a token's hash, if it is still `old` (a raised argon2 cost); whether it was.
+    async fn rehash_token(&self, id: &TokenId, old: &str, new: &str) -> Result<bool, StoreError>;
+
     /// Changes a live v2 authorization's status and/or description, with its audit entry.
     async fn update_owned_token(
         &self,
@@ -321,11 +327,15 @@ where
         .bind(audit.at)
         .fetch_optional(&mut *tx)
         .await?;
-        if row.is_some() {
+        let token = row.map(Token::try_from).transpose()?;
+        if let Some(token) = &token {
             audit::append(&mut *tx, audit).await?;
+            self.commit_changes(tx, std::slice::from_ref(&token.id))
+                .await?;
+        } else {
+            tx.commit().await?;
         }
-        tx.commit().await?;
-        row.map(Token::try_from).transpose()
+        Ok(token)
     }
 
     async fn revoke_token(
@@ -346,9 +356,11 @@ where
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = revoked {
+            let token = Token::try_from(row)?;
             audit::append(&mut *tx, audit).await?;
-            tx.commit().await?;
-            return Ok(Revocation::Revoked(Token::try_from(row)?));
+            self.commit_changes(tx, std::slice::from_ref(&token.id))
+                .await?;
+            return Ok(Revocation::Revoked(token));
         }
         tx.commit().await?;
         Ok(match self.find_token(id).await? {
@@ -393,8 +405,9 @@ where
         .await?;
         insert(&mut *tx, operator).await?;
         audit::append(&mut *tx, audit).await?;
-        tx.commit().await?;
-        stored_token_ids(&revoked)
+        let revoked = stored_token_ids(&revoked)?;
+        self.commit_changes(tx, &revoked).await?;
+        Ok(revoked)
     }
 
     async fn create_owned_token(
@@ -477,10 +490,54 @@ where
         .bind(audit.at)
         .fetch_optional(&mut *tx)
         .await?;
-        if row.is_some() {
+        let token = row.map(Token::try_from).transpose()?;
+        if let Some(token) = &token {
             audit::append(&mut *tx, audit).await?;
+            self.commit_changes(tx, std::slice::from_ref(&token.id))
+                .await?;
+        } else {
+            tx.commit().await?;
         }
-        tx.commit().await?;
-        row.map(Token::try_from).transpose()
+        Ok(token)
+    }
+
+    async fn touch_tokens(&self, ids: &[TokenId], at: OffsetDateTime) -> Result<(), StoreError> {
+        for chunk in ids.chunks(TOUCH_BATCH) {
+            let mut update = sqlx::QueryBuilder::<E>::new("UPDATE tokens SET last_used_at = ");
+            update.push_bind(at);
+            update.push(" WHERE id IN (");
+            let mut list = update.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            update.push(") AND (last_used_at IS NULL OR last_used_at < ");
+            update.push_bind(at);
+            update.push(")");
+            update.build().execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    async fn rehash_token(&self, id: &TokenId, old: &str, new: &str) -> Result<bool, StoreError> {
+        let mut tx = E::begin_write(&self.pool).await?;
+        let replaced: Option<String> = sqlx::query_scalar(
+            "UPDATE tokens SET secret_hash = $3 WHERE id = $1 AND secret_hash = $2 RETURNING id",
+        )
+        .bind(id.as_str())
+        .bind(old)
+        .bind(new)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // Cached entries compare the stored hash on refresh; tell them it changed.
+        let ids = if replaced.is_some() {
+            vec![id.clone()]
+        } else {
+            Vec::new()
+        };
+        self.commit_changes(tx, &ids).await?;
+        Ok(replaced.is_some())
     }
 }
+
+/// Ids per `touch_tokens` statement: well under both engines' bound-parameter limits.
+const TOUCH_BATCH: usize = 1_000;

@@ -354,7 +354,7 @@ mod tests {
     fn holder(permissions: Vec<Permission>) -> Holder {
         let id = TokenId::parse("00000000000000aa").expect("id");
         let at = crate::token::model::now();
-        Holder::Token(Box::new(Token {
+        Holder::Token(std::sync::Arc::new(Token {
             id,
             kind: TokenKind::Database,
             description: String::new(),

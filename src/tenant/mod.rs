@@ -20,7 +20,7 @@ pub enum Holder {
     /// InfluxDB's operator here: every permission.
     Management(Principal),
     /// A v2 authorization (a database token): exactly its permissions.
-    Token(Box<Token>),
+    Token(std::sync::Arc<Token>),
 }
 
 impl Holder {

@@ -80,6 +80,15 @@ pub fn mint(kind: TokenKind) -> Result<MintedToken, RandomnessError> {
 
 /// Checks prefix, length, alphabet and checksum. No I/O, no hashing.
 pub fn parse(token: &str) -> Result<ParsedToken, FormatError> {
+    let (kind, _) = parse_key(token)?;
+    let id = &token[kind.prefix().len()..kind.prefix().len() + ID_LEN];
+    let id = TokenId::parse(id).map_err(|_| FormatError::Alphabet)?;
+    Ok(ParsedToken { kind, id })
+}
+
+/// As [`parse`], returning the id as a number and allocating nothing: the verified-token
+/// cache's key, read on every data-path check.
+pub fn parse_key(token: &str) -> Result<(TokenKind, u64), FormatError> {
     let kind = TokenKind::from_token(token).ok_or(FormatError::UnknownPrefix)?;
     let body = &token[kind.prefix().len()..];
     if body.len() != BODY_LEN {
@@ -100,11 +109,12 @@ pub fn parse(token: &str) -> Result<ParsedToken, FormatError> {
         _ => return Err(FormatError::Alphabet),
     }
     let signed = &token[..token.len() - CHECKSUM_LEN];
-    if format!("{:08x}", crc32fast::hash(signed.as_bytes())) != checksum {
+    let expected = u32::from_str_radix(checksum, 16).map_err(|_| FormatError::Alphabet)?;
+    if crc32fast::hash(signed.as_bytes()) != expected {
         return Err(FormatError::Checksum);
     }
-    let id = TokenId::parse(id).map_err(|_| FormatError::Alphabet)?;
-    Ok(ParsedToken { kind, id })
+    let key = u64::from_str_radix(id, 16).map_err(|_| FormatError::Alphabet)?;
+    Ok((kind, key))
 }
 
 /// The part of a token kept in clear for display, e.g. `M.V1.3fa0`.

@@ -69,6 +69,7 @@ struct Admission {
     running: Arc<Semaphore>,
     admitted: Arc<Semaphore>,
     capacity: usize,
+    threads: usize,
 }
 
 impl Admission {
@@ -78,12 +79,36 @@ impl Admission {
             running: Arc::new(Semaphore::new(threads)),
             admitted: Arc::new(Semaphore::new(threads + lane.queue)),
             capacity: threads + lane.queue,
+            threads,
         }
     }
 
     fn in_flight(&self) -> usize {
         self.capacity - self.admitted.available_permits()
     }
+
+    fn load(&self) -> LaneLoad {
+        let busy = self.threads - self.running.available_permits();
+        LaneLoad {
+            busy,
+            queued: self.in_flight().saturating_sub(busy),
+        }
+    }
+}
+
+/// What each lane is doing now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HashLoad {
+    pub database: LaneLoad,
+    pub management: LaneLoad,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LaneLoad {
+    /// Hashes running on a thread.
+    pub busy: usize,
+    /// Hashes admitted, waiting for a thread.
+    pub queued: usize,
 }
 
 #[derive(Clone)]
@@ -152,6 +177,13 @@ impl HashPool {
             }
         })
         .await?
+    }
+
+    pub fn load(&self) -> HashLoad {
+        HashLoad {
+            database: self.database_lane.load(),
+            management: self.management_lane.load(),
+        }
     }
 
     /// Hashes of both kinds waiting or running right now.

@@ -112,6 +112,17 @@ impl<K> Id<K> {
     pub fn as_str(&self) -> &str {
         &self.value
     }
+
+    /// The id as a number: what caches key by.
+    pub fn key(&self) -> u64 {
+        // Every id is 16 hex digits (checked where it is made), so this never falls back.
+        u64::from_str_radix(&self.value, 16).unwrap_or_default()
+    }
+
+    /// The id a [`Id::key`] came from.
+    pub fn from_key(key: u64) -> Self {
+        Id::new(format!("{key:016x}"))
+    }
 }
 
 // Written out rather than derived: a derive would require the marker to implement each trait.

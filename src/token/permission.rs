@@ -180,6 +180,15 @@ impl Permission {
         bucket_target(&self.resource).is_some_and(|target| target.grants(database, org))
     }
 
+    /// As [`Permission::grants`], in whatever org the database is: the data path's rule
+    /// (an InfluxDB 3 database has no org, and v2 writes' `org=` is ignored).
+    pub fn grants_in_any_org(&self, action: Action, database: &str) -> bool {
+        if self.action != action || self.resource.kind != BUCKETS {
+            return false;
+        }
+        bucket_target(&self.resource).is_some_and(|target| target.grants_in_any_org(database))
+    }
+
     /// Whether granting this permission needs the org a request is made in.
     pub fn is_org_scoped(&self) -> bool {
         self.resource.kind == BUCKETS && self.resource.org_id.is_some()
@@ -220,6 +229,10 @@ impl BucketTarget<'_> {
     fn grants(&self, database: &str, org: Option<&str>) -> bool {
         let in_org = self.org.is_none_or(|mine| org == Some(mine));
         in_org && self.database.is_none_or(|mine| mine == database)
+    }
+
+    fn grants_in_any_org(&self, database: &str) -> bool {
+        self.database.is_none_or(|mine| mine == database)
     }
 
     /// Every (database, org) `other` grants, `self` grants.

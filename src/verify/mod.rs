@@ -1,13 +1,26 @@
-//! Verifying a presented token: parse (no I/O), one indexed read by id, one argon2id check
-//! on the bounded pool.
+//! Verifying a presented token, data path and management alike: parse (no I/O); a cache hit
+//! decides from memory; a miss makes one indexed read and one argon2id check on the bounded
+//! pool, shared by concurrent misses for the same id; failures are rate-limited.
 
-pub mod failures;
+pub mod cache;
+pub mod last_used;
+pub mod limits;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tracing::instrument;
 
+use crate::config::{HashParams, VerifyConfig};
 use crate::store::{Store, StoreError};
+use crate::telemetry::CacheCounters;
 use crate::token::hashing::{HashPool, PoolError};
-use crate::token::{self, Token, TokenKind, Unusable, format};
+use crate::token::{self, Token, TokenId, TokenKind, Unusable, format};
+
+use cache::{Entry, Lookup, TokenCache};
+use last_used::LastUsed;
+use limits::FailureLimits;
 
 /// Why a presented token was not accepted. None of these carry the token.
 #[derive(Debug, thiserror::Error)]
@@ -15,13 +28,14 @@ pub enum Rejection {
     #[error("malformed token")]
     Malformed,
     #[error("unknown token")]
-    Unknown,
-    /// A live token id with the wrong secret; answered exactly as [`Rejection::Unknown`].
+    NotFound,
+    /// A live token id with the wrong secret; surfaces answer it exactly as
+    /// [`Rejection::NotFound`].
     #[error("unknown token")]
     WrongSecret,
-    /// Too many wrong secrets from this address: retry after this long.
+    /// Too many failed verifications from this address or for this id: retry after this long.
     #[error("too many failed verifications")]
-    RateLimited(std::time::Duration),
+    RateLimited(Duration),
     #[error("token is {0:?}")]
     Unusable(Unusable),
     #[error("our own failure: {0}")]
@@ -40,72 +54,279 @@ impl From<PoolError> for Rejection {
     }
 }
 
+/// Cheap to clone: everything is shared.
 #[derive(Clone)]
 pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     store: Store,
     pool: HashPool,
-    failures: std::sync::Arc<failures::FailureLimit>,
+    cache: Arc<TokenCache>,
+    limits: FailureLimits,
+    last_used: LastUsed,
+    /// The cost new hashes are made with: a verified hash below it is replaced.
+    params: [(TokenKind, HashParams); 2],
 }
 
 impl Verifier {
-    pub fn new(store: Store, pool: HashPool) -> Self {
-        Verifier {
-            store,
-            pool,
-            failures: std::sync::Arc::default(),
-        }
+    pub fn new(
+        store: Store,
+        pool: HashPool,
+        config: &VerifyConfig,
+        params: [(TokenKind, HashParams); 2],
+        counters: CacheCounters,
+    ) -> Result<Self, format::RandomnessError> {
+        let cache = Arc::new(TokenCache::new(config, counters)?);
+        store.watch_changes(cache.clone());
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                last_used: LastUsed::new(
+                    store.clone(),
+                    Duration::from_secs(config.last_used_flush_seconds),
+                ),
+                store,
+                pool,
+                cache,
+                limits: FailureLimits::new(
+                    config.failures_per_address_per_minute,
+                    config.failures_per_token_per_minute,
+                ),
+                params,
+            }),
+        })
     }
 
-    /// As [`Verifier::verify`], for a caller connected from `address`: an address that has
-    /// presented too many wrong secrets is refused before any hashing.
-    pub async fn verify_from(
+    /// Verified tokens held in memory now.
+    pub fn cached(&self) -> usize {
+        self.inner.cache.len()
+    }
+
+    /// Writes the pending last-use times now (at shutdown).
+    pub async fn flush_last_used(&self) {
+        self.inner.last_used.flush().await;
+    }
+
+    /// Returns the token when `presented` is a live token of one of `kinds`. `client`, the
+    /// address the call came from, pays for failures (see [`limits`]).
+    #[instrument(skip_all, fields(token_id))]
+    pub async fn verify(
         &self,
         presented: &str,
         kinds: &[TokenKind],
-        address: Option<std::net::IpAddr>,
-    ) -> Result<Token, Rejection> {
-        if let Some(address) = address
-            && let Some(wait) = self.failures.retry_after(address)
-        {
+        client: Option<IpAddr>,
+    ) -> Result<Arc<Token>, Rejection> {
+        let inner = &*self.inner;
+        let (kind, key) = format::parse_key(presented).map_err(|_| Rejection::Malformed)?;
+        if !kinds.contains(&kind) {
+            return Err(Rejection::NotFound);
+        }
+        let digest = inner.cache.digest(presented);
+        let now = Instant::now();
+        let stale = match inner.cache.lookup(key, now) {
+            Lookup::Fresh(entry) => {
+                inner.cache.counters().hits.inc();
+                return self.decide_cached(&entry, &digest, client);
+            }
+            Lookup::Stale(entry) => {
+                if !entry.matches(&digest) {
+                    return self.decide_cached(&entry, &digest, client);
+                }
+                if !TokenCache::claim_refresh(&entry) {
+                    // Another caller is re-reading it; until it has, this answer stands.
+                    inner.cache.counters().hits.inc();
+                    return self.decide(&entry.token);
+                }
+                Some(entry)
+            }
+            Lookup::Missing => None,
+        };
+        if let Some(wait) = inner.limits.retry_after(client, Some(key)) {
             return Err(Rejection::RateLimited(wait));
         }
-        let verified = self.verify(presented, kinds).await;
-        if let (Some(address), Err(Rejection::WrongSecret)) = (address, &verified) {
-            self.failures.failed(address);
+        inner.cache.counters().misses.inc();
+        let id = TokenId::from_key(key);
+        tracing::Span::current().record("token_id", id.as_str());
+        if let Some(entry) = stale
+            && let Some(answer) = self.refresh(key, &id, entry, now).await
+        {
+            return answer;
         }
-        verified
-    }
-
-    /// Returns the stored token when `presented` is a live token of one of `kinds`.
-    #[instrument(skip_all, fields(token_id))]
-    pub async fn verify(&self, presented: &str, kinds: &[TokenKind]) -> Result<Token, Rejection> {
-        let parsed = format::parse(presented).map_err(|_| Rejection::Malformed)?;
-        if !kinds.contains(&parsed.kind) {
-            return Err(Rejection::Unknown);
+        if inner.cache.known_unknown(key, now) {
+            inner.limits.failed(client, None);
+            return Err(Rejection::NotFound);
         }
-        tracing::Span::current().record("token_id", parsed.id.as_str());
-        let stored = self
-            .store
-            .find_token(&parsed.id)
-            .await?
-            .filter(|t| t.kind == parsed.kind)
-            .ok_or(Rejection::Unknown)?;
+        let guard = match inner.cache.get_or_guard(key).await {
+            // Another caller's miss for this id filled it meanwhile.
+            Ok(entry) => return self.decide_cached(&entry, &digest, client),
+            Err(guard) => guard,
+        };
+        let generation = inner.cache.generation();
+        let Some(stored) = inner.store.find_token(&id).await? else {
+            inner.cache.remember_unknown(key, now, generation);
+            inner.limits.failed(client, None);
+            return Err(Rejection::NotFound);
+        };
+        if stored.kind != kind {
+            inner.limits.failed(client, None);
+            return Err(Rejection::NotFound);
+        }
         // The secret is checked before anything about the token is told: without it, a
         // revoked, expired or inactive token reads exactly as an unknown one.
-        let matches = self
+        inner.cache.counters().argon2_verifications.inc();
+        let matches = inner
             .pool
-            .verify(
-                stored.kind,
-                presented.to_owned(),
-                stored.secret_hash.clone(),
-            )
+            .verify(kind, presented.to_owned(), stored.secret_hash.clone())
             .await?;
         if !matches {
+            inner.limits.failed(client, Some(key));
             return Err(Rejection::WrongSecret);
         }
-        match stored.unusable_at(token::now()) {
-            Some(reason) => Err(Rejection::Unusable(reason)),
-            None => Ok(stored),
+        self.rehash_if_weak(&stored, presented);
+        let token = Arc::new(stored);
+        let entry = inner.cache.entry(digest, token.clone(), now);
+        inner.cache.fill(guard, entry, generation);
+        self.decide(&token)
+    }
+
+    /// A cached id: the digest says whether this is its secret, with no argon2.
+    fn decide_cached(
+        &self,
+        entry: &Entry,
+        digest: &blake3::Hash,
+        client: Option<IpAddr>,
+    ) -> Result<Arc<Token>, Rejection> {
+        if !entry.matches(digest) {
+            // Costs nothing, but an address over its limit hears 429 for every failure.
+            if let Some(wait) = self.inner.limits.retry_after(client, None) {
+                return Err(Rejection::RateLimited(wait));
+            }
+            self.inner.limits.failed(client, None);
+            return Err(Rejection::WrongSecret);
         }
+        self.decide(&entry.token)
+    }
+
+    fn decide(&self, token: &Arc<Token>) -> Result<Arc<Token>, Rejection> {
+        match token.unusable_at(token::now()) {
+            Some(reason) => Err(Rejection::Unusable(reason)),
+            None => {
+                self.inner.last_used.used(&token.id);
+                Ok(token.clone())
+            }
+        }
+    }
+
+    /// A verified entry past its TTL: the store says whether it still stands. When the
+    /// store cannot answer, the entry does, within `stale_if_error_seconds`. `None`: the
+    /// token was deleted or its hash replaced, so it must be verified from scratch.
+    async fn refresh(
+        &self,
+        key: u64,
+        id: &TokenId,
+        entry: Arc<Entry>,
+        now: Instant,
+    ) -> Option<Result<Arc<Token>, Rejection>> {
+        let inner = &*self.inner;
+        let generation = inner.cache.generation();
+        match inner.store.find_token(id).await {
+            Ok(Some(stored)) if stored.secret_hash == entry.token.secret_hash => {
+                let token = Arc::new(stored);
+                let fresh = inner.cache.entry(*entry.digest(), token.clone(), now);
+                inner.cache.replace(key, fresh, generation);
+                Some(self.decide(&token))
+            }
+            Ok(_) => {
+                inner.cache.forget(key);
+                None
+            }
+            Err(err) if err.is_unavailable() => {
+                tracing::debug!(error = %err, "store unreachable: serving a cached decision");
+                entry.release_refresh();
+                Some(self.decide(&entry.token))
+            }
+            Err(err) => {
+                entry.release_refresh();
+                Some(Err(err.into()))
+            }
+        }
+    }
+
+    /// Replaces a hash made with less than the configured cost, in the background: the
+    /// raised cost is paid once, not on every cold check.
+    fn rehash_if_weak(&self, stored: &Token, presented: &str) {
+        let Some(wanted) = self
+            .inner
+            .params
+            .iter()
+            .find(|(kind, _)| *kind == stored.kind)
+            .map(|(_, params)| *params)
+        else {
+            return;
+        };
+        if !hash_is_weaker(&stored.secret_hash, wanted) {
+            return;
+        }
+        let (inner, id, kind, old) = (
+            self.inner.clone(),
+            stored.id.clone(),
+            stored.kind,
+            stored.secret_hash.clone(),
+        );
+        let plain = presented.to_owned();
+        tokio::spawn(async move {
+            match inner.pool.hash(kind, plain).await {
+                Ok(new) => match inner.store.rehash_token(&id, &old, &new).await {
+                    Ok(replaced) => {
+                        tracing::info!(token_id = %id, replaced, "token hash raised to the configured cost")
+                    }
+                    Err(e) => {
+                        tracing::warn!(token_id = %id, error = %e, "could not store a raised token hash")
+                    }
+                },
+                Err(e) => tracing::debug!(token_id = %id, error = %e, "rehash postponed"),
+            }
+        });
+    }
+}
+
+/// Whether a stored PHC string was made with less memory or fewer passes than `wanted`.
+fn hash_is_weaker(phc: &str, wanted: HashParams) -> bool {
+    let Some(params) = phc.split('$').nth(3) else {
+        return false;
+    };
+    let mut memory = None;
+    let mut iterations = None;
+    for pair in params.split(',') {
+        match pair.split_once('=') {
+            Some(("m", v)) => memory = v.parse::<u32>().ok(),
+            Some(("t", v)) => iterations = v.parse::<u32>().ok(),
+            _ => {}
+        }
+    }
+    match (memory, iterations) {
+        (Some(m), Some(t)) => m < wanted.memory_kib || t < wanted.iterations,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_is_weaker_when_it_has_less_memory_or_fewer_passes() {
+        let wanted = HashParams {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        };
+        let phc = |m: u32, t: u32| format!("$argon2id$v=19$m={m},t={t},p=1$c2FsdA$aGFzaA");
+        assert!(hash_is_weaker(&phc(1024, 2), wanted));
+        assert!(hash_is_weaker(&phc(19_456, 1), wanted));
+        assert!(!hash_is_weaker(&phc(19_456, 2), wanted));
+        assert!(!hash_is_weaker(&phc(65_536, 3), wanted));
+        assert!(!hash_is_weaker("not a phc string", wanted));
     }
 }

@@ -52,7 +52,7 @@ on_both_engines! {
         let (status, _, body) = server.request(Method::DELETE, &format!("/api/v0/tokens/{id}"), Credential::Operator, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert_eq!(body, Value::Null);
-        assert_eq!(server.authorize(&token, ask).await, json!({"valid": false, "permissions": []}));
+        assert_eq!(server.authorize(&token, ask).await, json!({"valid": false, "reason": "revoked", "permissions": []}));
 
         let (_, _, listed) = server.request(Method::GET, "/api/v0/tokens", Credential::Operator, None).await;
         assert_eq!(listed, json!([]));
@@ -321,14 +321,30 @@ async fn slow_management_server(adjust: impl FnOnce(&mut tollgate::config::Confi
     .await
 }
 
-/// Starts a management call and returns once the pool says it holds the lane's only thread.
+/// A manual management token the server has not verified yet (so not cached).
+async fn uncached_management_token(server: &TestServer) -> String {
+    let (status, _, body) = server
+        .request(
+            Method::POST,
+            "/api/v0/management-tokens",
+            Credential::Operator,
+            Some(json!({"description": "automation"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["accessToken"].as_str().unwrap().to_owned()
+}
+
+/// Starts a management call as `token` (not yet cached) and returns once the pool says it
+/// holds the lane's only thread.
 async fn management_call_hashing(
     server: &TestServer,
+    token: &str,
 ) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
     let call = server
         .client
         .get(format!("{}/api/v0/tokens", server.base))
-        .bearer_auth(&server.operator_token)
+        .bearer_auth(token)
         .send();
     let call = tokio::spawn(call);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -347,12 +363,17 @@ const IN_FLIGHT: &str = "tollgate_argon2_in_flight";
 #[tokio::test]
 async fn a_saturated_hashing_pool_answers_503_with_retry_after_instead_of_queueing() {
     let server = slow_management_server(|_| {}).await;
+    let (one, other) = (
+        uncached_management_token(&server).await,
+        uncached_management_token(&server).await,
+    );
     assert_eq!(server.metric(IN_FLIGHT).await, 0.0);
-    let first = management_call_hashing(&server).await;
+    let first = management_call_hashing(&server, &one).await;
+    // Another token: a check of the same one would wait for the first (single flight).
     let second = server
         .client
         .get(format!("{}/api/v0/tokens", server.base))
-        .bearer_auth(&server.operator_token)
+        .bearer_auth(&other)
         .send()
         .await
         .unwrap();
@@ -392,7 +413,8 @@ async fn a_busy_management_lane_never_makes_a_data_path_decision_wait_or_fail() 
     let (_, token) = server
         .create_token(json!([{"action": "write", "resource": "telegraf"}]))
         .await;
-    let management = management_call_hashing(&server).await;
+    let automation = uncached_management_token(&server).await;
+    let management = management_call_hashing(&server, &automation).await;
     let decision = server
         .authorize(&token, json!([{"action": "write", "database": "telegraf"}]))
         .await;

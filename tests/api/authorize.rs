@@ -20,6 +20,7 @@ on_both_engines! {
         ])).await;
         assert_eq!(decision, json!({
             "valid": true,
+            "reason": "valid",
             "subject": {"id": id},
             "permissions": [{"action": "write", "database": "db1"}]
         }));
@@ -60,7 +61,7 @@ on_both_engines! {
             org_id: None,
         }, &tollgate::audit::AuditEvent::new("test", tollgate::audit::AuditAction::TokenCreate, &Default::default())).await.unwrap();
         let decision = server.authorize(&minted.plain, json!([{"action": "read", "database": "db"}])).await;
-        assert_eq!(decision, json!({"valid": false, "permissions": []}));
+        assert_eq!(decision, json!({"valid": false, "reason": "expired", "permissions": []}));
     }
 }
 
@@ -76,18 +77,18 @@ async fn malformed_unknown_tampered_and_management_tokens_are_not_valid() {
     tampered[i] = if tampered[i] == 'A' { 'B' } else { 'A' };
     let tampered: String = tampered.into_iter().collect();
     let ask = json!([{"action": "read", "database": "db"}]);
-    for presented in [
-        "".to_owned(),
-        "garbage".to_owned(),
-        token[..token.len() - 1].to_owned(),
-        tampered,
-        unknown,
-        server.operator_token.clone(),
+    for (presented, reason) in [
+        ("".to_owned(), "malformed"),
+        ("garbage".to_owned(), "malformed"),
+        (token[..token.len() - 1].to_owned(), "malformed"),
+        (tampered, "malformed"),
+        (unknown, "not_found"),
+        (server.operator_token.clone(), "not_found"),
     ] {
         let decision = server.authorize(&presented, ask.clone()).await;
         assert_eq!(
             decision,
-            json!({"valid": false, "permissions": []}),
+            json!({"valid": false, "reason": reason, "permissions": []}),
             "{presented}"
         );
     }

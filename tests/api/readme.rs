@@ -68,7 +68,10 @@ async fn the_readme_walkthrough_creates_authorizes_revokes_and_is_then_refused()
         serde_json::json!([{"action": "write", "database": "db1"}])
     );
     assert_eq!(lines[2], "204");
-    assert_eq!(lines[3], r#"{"valid":false,"permissions":[]}"#);
+    assert_eq!(
+        lines[3],
+        r#"{"valid":false,"reason":"revoked","permissions":[]}"#
+    );
 }
 
 #[tokio::test]

@@ -43,6 +43,9 @@ pub struct ManagementTokenView {
     pub expires_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
+    /// When the token last verified (written behind; see the database token view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
     /// Only in the create response: the token itself, shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
@@ -58,6 +61,7 @@ impl From<&Token> for ManagementTokenView {
             created_by: token.created_by.clone(),
             expires_at: token.expires_at.map(rfc3339),
             revoked_at: token.revoked_at.map(rfc3339),
+            last_used_at: token.last_used_at.map(rfc3339),
             access_token: None,
         }
     }

@@ -80,6 +80,10 @@ pub struct TokenView {
     pub expires_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
+    /// When the token last verified, to within `[verify] last_used_flush_seconds` (it is
+    /// written behind); absent when it never has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
     /// Only in the create response: the token itself, shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
@@ -122,6 +126,7 @@ impl From<&Token> for TokenView {
             created_at: rfc3339(token.created_at),
             expires_at: token.expires_at.map(rfc3339),
             revoked_at: token.revoked_at.map(rfc3339),
+            last_used_at: token.last_used_at.map(rfc3339),
             access_token: None,
             account_id: None,
             cluster_id: None,

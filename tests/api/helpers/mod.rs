@@ -13,6 +13,7 @@ use tollgate::App;
 use tollgate::config::{Config, DatabaseUrl};
 use tollgate::store::{PoolOptions, Store};
 
+pub mod cut_proxy;
 pub mod idp;
 pub mod v2;
 
@@ -84,6 +85,11 @@ impl TestDatabase {
                 }
             }
         }
+    }
+
+    /// The PostgreSQL database's name (`None` on SQLite).
+    pub fn pg_name(&self) -> Option<&str> {
+        self.pg_name.as_deref()
     }
 
     pub async fn open_store(&self) -> Store {
@@ -167,7 +173,9 @@ pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub operator_token: String,
-    pub db: TestDatabase,
+    /// Shared by replicas; dropped (on PostgreSQL) with the last of them.
+    pub db: std::sync::Arc<TestDatabase>,
+    config: Config,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -180,6 +188,17 @@ impl TestServer {
     pub async fn start_with(db: TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestServer {
         let mut config = test_config(&db);
         adjust(&mut config);
+        Self::start_config(std::sync::Arc::new(db), config).await
+    }
+
+    /// Another replica on this server's database, configured as this one was, then `adjust`ed.
+    pub async fn replica(&self, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = self.config.clone();
+        adjust(&mut config);
+        Self::start_config(self.db.clone(), config).await
+    }
+
+    async fn start_config(db: std::sync::Arc<TestDatabase>, config: Config) -> TestServer {
         let app = App::prepare(&config).await.expect("prepare app");
         let operator_token = std::fs::read_to_string(config.data_dir.join("operator-token"))
             .expect("operator token file")
@@ -200,6 +219,7 @@ impl TestServer {
             client: reqwest::Client::new(),
             operator_token,
             db,
+            config,
             shutdown: Some(tx),
         }
     }
@@ -366,6 +386,30 @@ impl TestServer {
         text.lines()
             .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
             .unwrap_or(0.0)
+    }
+
+    /// Asks `/authz` with `headers` (name, value); returns the status, the headers and the
+    /// body (JSON, `null` when empty).
+    pub async fn authz(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.expect("authz");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, headers, body)
     }
 
     /// How many audit entries there are.
