@@ -13,6 +13,7 @@ mod clients;
 mod data_path;
 mod first_hour;
 mod management;
+mod nginx;
 mod oauth;
 mod openapi;
 mod readme;
