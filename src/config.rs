@@ -211,7 +211,7 @@ impl Default for Config {
                 threads: 0,
                 queue: 64,
                 management_threads: 1,
-                management_queue: 8,
+                management_queue: 64,
                 database_tokens: HashParams::DATABASE,
                 management_tokens: HashParams::MANAGEMENT,
             },
