@@ -173,19 +173,38 @@ async fn against_ping(
 }
 
 async fn http(base: String, token: String, connections: usize, seconds: f64) {
-    println!("{connections} connections, {seconds} s per scenario, client and server on this machine");
+    println!(
+        "{connections} connections, {seconds} s per scenario, client and server on this machine"
+    );
     println!("(each ratio is to GET /ping measured just before the scenario, for as long)");
     let ping_url = format!("{base}/ping");
     let ping: MakeRequest = Arc::new(move |client, _| client.get(&ping_url));
     let (baseline, latencies) = closed(ping.clone(), &[204], connections, seconds).await;
     line("GET /ping (baseline)", baseline, &latencies, baseline);
 
-    let rps = against_ping(&base, "/authz, cached valid token", authz(&base, &token), &[204], connections, seconds).await;
+    let rps = against_ping(
+        &base,
+        "/authz, cached valid token",
+        authz(&base, &token),
+        &[204],
+        connections,
+        seconds,
+    )
+    .await;
     let half = paced(authz(&base, &token), rps / 2.0, connections, seconds).await;
     let floor = paced(ping, rps / 2.0, connections, seconds).await;
     for (name, latencies) in [
-        (format!("/authz, cached valid token at half that load ({:.0}/s)", rps / 2.0), &half),
-        ("GET /ping at that same load (the machine's floor)".to_owned(), &floor),
+        (
+            format!(
+                "/authz, cached valid token at half that load ({:.0}/s)",
+                rps / 2.0
+            ),
+            &half,
+        ),
+        (
+            "GET /ping at that same load (the machine's floor)".to_owned(),
+            &floor,
+        ),
     ] {
         println!(
             "{name:<62} {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms",
@@ -198,9 +217,25 @@ async fn http(base: String, token: String, connections: usize, seconds: f64) {
     let url = format!("{base}/api/v0/authorize");
     let body = json!({"token": token, "permissions": [{"action": "write", "database": "bench"}]});
     let authorize: MakeRequest = Arc::new(move |client, _| client.post(&url).json(&body));
-    against_ping(&base, "POST /api/v0/authorize, cached valid token", authorize, &[200], connections, seconds).await;
+    against_ping(
+        &base,
+        "POST /api/v0/authorize, cached valid token",
+        authorize,
+        &[200],
+        connections,
+        seconds,
+    )
+    .await;
 
-    against_ping(&base, "/authz, malformed token", authz(&base, "apiv1_not-a-real-token"), &[403], connections, seconds).await;
+    against_ping(
+        &base,
+        "/authz, malformed token",
+        authz(&base, "apiv1_not-a-real-token"),
+        &[403],
+        connections,
+        seconds,
+    )
+    .await;
 
     // 1000 unknown ids, cycled: each is read once, then remembered as unknown for a while.
     let unknown: Arc<Vec<String>> = Arc::new(
@@ -214,9 +249,20 @@ async fn http(base: String, token: String, connections: usize, seconds: f64) {
             .get(&url)
             .header("x-original-uri", "/api/v2/write?bucket=bench")
             .header("x-original-method", "POST")
-            .header("authorization", format!("Token {}", unknown[(n % 1000) as usize]))
+            .header(
+                "authorization",
+                format!("Token {}", unknown[(n % 1000) as usize]),
+            )
     });
-    against_ping(&base, "/authz, unknown ids (1000, cycled)", unknown_request, &[403], connections, seconds).await;
+    against_ping(
+        &base,
+        "/authz, unknown ids (1000, cycled)",
+        unknown_request,
+        &[403],
+        connections,
+        seconds,
+    )
+    .await;
 
     // A second client floods wrong secrets for the valid token's id at full speed.
     let id = &token[6..22];
@@ -228,14 +274,24 @@ async fn http(base: String, token: String, connections: usize, seconds: f64) {
             .get(&url)
             .header("x-original-uri", "/api/v2/write?bucket=bench")
             .header("x-original-method", "POST")
-            .header("authorization", format!("Token {}", forged(&prefix, &id, n)))
+            .header(
+                "authorization",
+                format!("Token {}", forged(&prefix, &id, n)),
+            )
     });
     let flooding = tokio::spawn(closed(flood, &[403, 429], connections / 2, seconds));
     let (rps, latencies) = closed(authz(&base, &token), &[204], connections / 2, seconds).await;
     let (flood_rps, _) = flooding.await.expect("flood");
     let verified = metric(&base, "tollgate_argon2_verifications_total").await - verified_before;
-    line("/authz, cached valid token beside a wrong-secret flood", rps, &latencies, baseline);
-    println!("  the flood: {flood_rps:.0} wrong secrets/s for the cached id, {verified} argon2 verifications");
+    line(
+        "/authz, cached valid token beside a wrong-secret flood",
+        rps,
+        &latencies,
+        baseline,
+    );
+    println!(
+        "  the flood: {flood_rps:.0} wrong secrets/s for the cached id, {verified} argon2 verifications"
+    );
 }
 
 async fn create(base: String, operator: String, count: usize, connections: usize, out: String) {
@@ -245,7 +301,8 @@ async fn create(base: String, operator: String, count: usize, connections: usize
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (next, url, operator, busy) = (next.clone(), url.clone(), operator.clone(), busy.clone());
+        let (next, url, operator, busy) =
+            (next.clone(), url.clone(), operator.clone(), busy.clone());
         tasks.push(tokio::spawn(async move {
             let client = client();
             let mut made = Vec::new();
@@ -356,9 +413,16 @@ async fn revoke(operator: String, count: usize, bases: Vec<String>) {
             .json()
             .await
             .expect("json");
-        let (id, token) = (created["id"].as_str().expect("id"), created["accessToken"].as_str().expect("token"));
+        let (id, token) = (
+            created["id"].as_str().expect("id"),
+            created["accessToken"].as_str().expect("token"),
+        );
         for base in others {
-            let status = authz(base, token)(&client, 0).send().await.expect("warm").status();
+            let status = authz(base, token)(&client, 0)
+                .send()
+                .await
+                .expect("warm")
+                .status();
             assert_eq!(status.as_u16(), 204, "warm");
         }
         let response = client
@@ -374,11 +438,19 @@ async fn revoke(operator: String, count: usize, bases: Vec<String>) {
             let (client, request) = (client.clone(), authz(base, token));
             waits.push(tokio::spawn(async move {
                 loop {
-                    let status = request(&client, 0).send().await.expect("poll").status().as_u16();
+                    let status = request(&client, 0)
+                        .send()
+                        .await
+                        .expect("poll")
+                        .status()
+                        .as_u16();
                     if status == 403 {
                         return revoked.elapsed();
                     }
-                    assert!(revoked.elapsed() < Duration::from_secs(120), "never refused");
+                    assert!(
+                        revoked.elapsed() < Duration::from_secs(120),
+                        "never refused"
+                    );
                 }
             }));
         }
@@ -400,7 +472,11 @@ async fn revoke(operator: String, count: usize, bases: Vec<String>) {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |i: usize| args.get(i).cloned().unwrap_or_else(|| panic!("missing argument {i}; see the usage at the top of examples/loadgen.rs"));
+    let arg = |i: usize| {
+        args.get(i).cloned().unwrap_or_else(|| {
+            panic!("missing argument {i}; see the usage at the top of examples/loadgen.rs")
+        })
+    };
     let number = |i: usize| arg(i).parse::<usize>().expect("a number");
     match arg(0).as_str() {
         "http" => http(arg(1), arg(2), number(3), arg(4).parse().expect("seconds")).await,
