@@ -53,6 +53,7 @@ pub enum AuditAction {
     TokenCreate,
     TokenUpdate,
     TokenRevoke,
+    TokenRotate,
     ManagementTokenCreate,
     ManagementTokenRevoke,
     OperatorTokenBootstrap,
@@ -72,10 +73,11 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    const ALL: [AuditAction; 18] = [
+    const ALL: [AuditAction; 19] = [
         AuditAction::TokenCreate,
         AuditAction::TokenUpdate,
         AuditAction::TokenRevoke,
+        AuditAction::TokenRotate,
         AuditAction::ManagementTokenCreate,
         AuditAction::ManagementTokenRevoke,
         AuditAction::OperatorTokenBootstrap,
@@ -98,6 +100,7 @@ impl AuditAction {
             AuditAction::TokenCreate => "token.create",
             AuditAction::TokenUpdate => "token.update",
             AuditAction::TokenRevoke => "token.revoke",
+            AuditAction::TokenRotate => "token.rotate",
             AuditAction::ManagementTokenCreate => "management_token.create",
             AuditAction::ManagementTokenRevoke => "management_token.revoke",
             AuditAction::OperatorTokenBootstrap => "operator_token.bootstrap",

@@ -99,6 +99,20 @@ pub trait TokenStore: Send + Sync {
         page: Page<'_>,
     ) -> Result<Vec<Token>, StoreError>;
 
+    /// Rotation, in one transaction: stores `new` and makes the live database token `old`
+    /// expire at `old_expires_at` when that is earlier than its own expiry (revoked instead
+    /// when `revoke` is set), with both audit entries. `None` when `old` is not a live
+    /// database token.
+    async fn rotate_token(
+        &self,
+        old: &TokenId,
+        new: &NewToken,
+        old_expires_at: OffsetDateTime,
+        revoke: bool,
+        audit_old: &AuditEvent,
+        audit_new: &AuditEvent,
+    ) -> Result<Option<(Token, Token)>, StoreError>;
+
     /// Records that `ids` were used at `at` (written behind, in one statement per batch).
     async fn touch_tokens(&self, ids: &[TokenId], at: OffsetDateTime) -> Result<(), StoreError>;
 
@@ -499,6 +513,45 @@ where
             tx.commit().await?;
         }
         Ok(token)
+    }
+
+    async fn rotate_token(
+        &self,
+        old: &TokenId,
+        new: &NewToken,
+        old_expires_at: OffsetDateTime,
+        revoke: bool,
+        audit_old: &AuditEvent,
+        audit_new: &AuditEvent,
+    ) -> Result<Option<(Token, Token)>, StoreError> {
+        let mut tx = E::begin_write(&self.pool).await?;
+        // The UPDATE takes the row lock on PostgreSQL (SQLite's write lock is already held),
+        // so two rotations of one token cannot both succeed.
+        let rotated: Option<TokenRow> = sqlx::query_as(concat!(
+            "UPDATE tokens SET \
+             expires_at = CASE WHEN $3 THEN expires_at \
+             WHEN expires_at IS NULL OR expires_at > $2 THEN $2 ELSE expires_at END, \
+             revoked_at = CASE WHEN $3 THEN $4 ELSE revoked_at END, updated_at = $4 \
+             WHERE id = $1 AND kind = 'database' AND revoked_at IS NULL AND NOT operator RETURNING ",
+            columns!()
+        ))
+        .bind(old.as_str())
+        .bind(old_expires_at)
+        .bind(revoke)
+        .bind(audit_old.at)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(rotated) = rotated else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let created = insert(&mut *tx, new).await?;
+        audit::append(&mut *tx, audit_old).await?;
+        audit::append(&mut *tx, audit_new).await?;
+        let rotated = Token::try_from(rotated)?;
+        self.commit_changes(tx, std::slice::from_ref(&rotated.id))
+            .await?;
+        Ok(Some((created, rotated)))
     }
 
     async fn touch_tokens(&self, ids: &[TokenId], at: OffsetDateTime) -> Result<(), StoreError> {

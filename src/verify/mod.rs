@@ -110,7 +110,7 @@ impl Verifier {
 
     /// Returns the token when `presented` is a live token of one of `kinds`. `client`, the
     /// address the call came from, pays for failures (see [`limits`]).
-    #[instrument(skip_all, fields(token_id))]
+    #[instrument(level = "debug", skip_all, fields(token_id))]
     pub async fn verify(
         &self,
         presented: &str,

@@ -421,3 +421,72 @@ async fn a_busy_management_lane_never_makes_a_data_path_decision_wait_or_fail() 
     assert_eq!(decision["valid"], true, "{decision}");
     assert_eq!(management.await.unwrap().unwrap().status(), StatusCode::OK);
 }
+
+on_both_engines! {
+    async fn a_rotated_token_keeps_working_through_its_grace_beside_its_successor(server: TestServer) {
+        let (id, token) = server.create_token(json!([{"action": "write", "resource": "telegraf"}, {"action": "read", "resource": "*"}])).await;
+        let ask = json!([{"action": "write", "database": "telegraf"}]);
+        assert_eq!(server.authorize(&token, ask.clone()).await["valid"], true);
+        let before = time::OffsetDateTime::now_utc();
+        let (status, _, rotated) = server
+            .request(Method::POST, &format!("/api/v0/tokens/{id}/rotate"), Credential::Operator, Some(json!({"graceSeconds": 3600})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{rotated}");
+        let new_token = rotated["accessToken"].as_str().unwrap();
+        assert_ne!(rotated["id"], id.as_str());
+        assert_eq!(rotated["description"], "test token");
+        assert_eq!(rotated["permissions"], json!([{"action": "write", "resource": "telegraf"}, {"action": "read", "resource": "*"}]));
+        // Both work during the grace period.
+        assert_eq!(server.authorize(new_token, ask.clone()).await["valid"], true);
+        assert_eq!(server.authorize(&token, ask.clone()).await["valid"], true);
+        let (_, _, old) = server.request(Method::GET, &format!("/api/v0/tokens/{id}"), Credential::Operator, None).await;
+        let expires = time::OffsetDateTime::parse(old["expiresAt"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+        let grace = (expires - before).whole_seconds();
+        assert!((3590..=3610).contains(&grace), "old token expires in {grace} s");
+        let (_, _, audit) = server.request(Method::GET, "/api/v0/audit?order=desc&limit=2", Credential::Operator, None).await;
+        let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert_eq!(actions.len(), 2);
+        assert!(actions.contains(&"token.rotate") && actions.contains(&"token.create"), "{audit}");
+    }
+
+    async fn a_rotation_with_no_grace_ends_the_old_token_at_once_even_when_cached(server: TestServer) {
+        let (id, token) = server.create_token(json!([{"action": "write", "resource": "db"}])).await;
+        let ask = json!([{"action": "write", "database": "db"}]);
+        assert_eq!(server.authorize(&token, ask.clone()).await["valid"], true);
+        let (status, _, rotated) = server
+            .request(Method::POST, &format!("/api/v0/tokens/{id}/rotate"), Credential::Operator, Some(json!({"graceSeconds": 0})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{rotated}");
+        assert_eq!(server.authorize(&token, ask.clone()).await["reason"], "revoked");
+        assert_eq!(server.authorize(rotated["accessToken"].as_str().unwrap(), ask).await["valid"], true);
+        // Rotating it again: it is no longer live.
+        let (status, _, body) = server
+            .request(Method::POST, &format!("/api/v0/tokens/{id}/rotate"), Credential::Operator, Some(json!({})))
+            .await;
+        assert_eq!((status, body["message"].as_str()), (StatusCode::NOT_FOUND, Some("token not found")));
+    }
+
+    async fn a_rotation_with_a_bad_grace_or_for_a_missing_token_is_refused_and_changes_nothing(server: TestServer) {
+        let (id, token) = server.create_token(json!([{"action": "write", "resource": "db"}])).await;
+        let path = format!("/api/v0/tokens/{id}/rotate");
+        for (body, status, needle) in [
+            (json!({"graceSeconds": -1}), StatusCode::BAD_REQUEST, "graceSeconds"),
+            (json!({"graceSeconds": "1h"}), StatusCode::BAD_REQUEST, "graceSeconds"),
+            (json!({"graceSeconds": 31_622_401u64}), StatusCode::BAD_REQUEST, "at most 31622400"),
+            (json!({"grace": 10}), StatusCode::BAD_REQUEST, "grace"),
+        ] {
+            let (got, _, answer) = server.request(Method::POST, &path, Credential::Operator, Some(body.clone())).await;
+            assert_eq!(got, status, "{body}: {answer}");
+            assert!(answer["message"].as_str().unwrap().contains(needle), "{body}: {answer}");
+        }
+        let (status, _, _) = server
+            .request(Method::POST, "/api/v0/tokens/00000000000000ff/rotate", Credential::Operator, Some(json!({})))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, _) = server.request(Method::POST, &path, Credential::Token(&token), Some(json!({}))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "a database token cannot rotate");
+        let (_, _, listed) = server.request(Method::GET, "/api/v0/tokens", Credential::Operator, None).await;
+        assert_eq!(listed.as_array().unwrap().len(), 1, "nothing was created");
+        assert!(listed[0].get("expiresAt").is_none(), "nothing was changed");
+    }
+}

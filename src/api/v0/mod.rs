@@ -29,6 +29,7 @@ pub fn router(metrics: &Metrics) -> OpenApiRouter<AppState> {
             tokens::update_token,
             tokens::delete_token
         ))
+        .routes(routes!(tokens::rotate_token))
         .routes(routes!(
             management_tokens::create_management_token,
             management_tokens::list_management_tokens

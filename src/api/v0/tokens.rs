@@ -402,6 +402,64 @@ pub async fn delete_token(
     revoke(&state, &caller, TokenKind::Database, &id).await
 }
 
+/// Longest grace a rotation may give the old token.
+pub const MAX_GRACE_SECONDS: u64 = 366 * 24 * 3600;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateTokenBody {
+    /// How long the old token keeps working, in seconds (default 3600; 0 revokes it at
+    /// once). Its expiry becomes the earlier of its own and now + grace.
+    #[schema(example = 3600, maximum = 31_622_400)]
+    pub grace_seconds: Option<u64>,
+}
+
+/// Rotate a database token: a new token with the same permissions and description, and the
+/// old one expiring when the grace period ends, in one transaction.
+#[utoipa::path(
+    post, path = "/api/v0/tokens/{id}/rotate", tag = "database tokens",
+    params(("id" = String, Path, description = "16 lowercase hex characters", pattern = "^[0-9a-f]{16}$")),
+    request_body = RotateTokenBody,
+    responses(
+        (status = 200, description = "The new token; `accessToken` is shown only now", body = TokenView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, description = "No live database token with this id", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("management_token" = []))
+)]
+pub async fn rotate_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<RotateTokenBody>,
+) -> Result<Json<TokenView>, ApiError> {
+    let id = token_id(&id)?;
+    let grace = body.grace_seconds.unwrap_or(3600);
+    if grace > MAX_GRACE_SECONDS {
+        return Err(ApiError::bad_request(format!(
+            "graceSeconds must be at most {MAX_GRACE_SECONDS} (366 days), got {grace}"
+        )));
+    }
+    // Rotation creates a token and ends one: the caller needs both rights.
+    caller
+        .require(&state, Right::CreateDatabaseTokens, Some(id.as_str()))
+        .await?;
+    caller
+        .require(&state, Right::ChangeDatabaseTokens, Some(id.as_str()))
+        .await?;
+    let grace = time::Duration::seconds(i64::try_from(grace).unwrap_or(i64::MAX));
+    let (token, minted, _) = state
+        .tokens
+        .rotate(&caller.principal, &caller.origin, &id, grace)
+        .await?;
+    let mut view = TokenView::from(&token);
+    view.access_token = Some(minted.plain);
+    Ok(Json(view))
+}
+
 /// DELETE of either kind: a soft revoke, 204 also when already revoked.
 pub async fn revoke(
     state: &AppState,
