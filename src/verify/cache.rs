@@ -26,6 +26,8 @@ pub struct Entry {
     fresh_until: Instant,
     /// Until then the entry may still answer when the store cannot.
     usable_until: Instant,
+    /// Until then a re-read that finds the same hash renews the entry with no argon2.
+    refreshable_until: Instant,
     /// One caller at a time re-reads a stale entry; the others answer from it meanwhile.
     refreshing: AtomicBool,
 }
@@ -40,6 +42,11 @@ impl Entry {
         &self.digest
     }
 
+    /// Whether the entry may still answer, at `now`, for a store that cannot.
+    pub fn serves_stale(&self, now: Instant) -> bool {
+        now < self.usable_until
+    }
+
     /// Lets the next caller try the re-read that failed.
     pub fn release_refresh(&self) {
         self.refreshing.store(false, Ordering::Release);
@@ -50,7 +57,8 @@ impl Entry {
 pub enum Lookup {
     /// Verified and within its TTL.
     Fresh(Arc<Entry>),
-    /// Past its TTL but within `stale_if_error_seconds`: re-read, or served if the store is down.
+    /// Past its TTL: re-read (with no argon2), or served if the store is down and it is
+    /// within `stale_if_error_seconds`.
     Stale(Arc<Entry>),
     /// Nothing usable.
     Missing,
@@ -122,7 +130,7 @@ impl TokenCache {
     pub fn lookup(&self, key: u64, now: Instant) -> Lookup {
         match self.entries.get(&key) {
             Some(entry) if now < entry.fresh_until => Lookup::Fresh(entry),
-            Some(entry) if now < entry.usable_until => Lookup::Stale(entry),
+            Some(entry) if now < entry.refreshable_until => Lookup::Stale(entry),
             Some(_) => {
                 self.entries.remove(&key);
                 Lookup::Missing
@@ -154,6 +162,7 @@ impl TokenCache {
             token,
             fresh_until,
             usable_until: fresh_until + self.stale,
+            refreshable_until: fresh_until + self.stale.max(self.ttl),
             refreshing: AtomicBool::new(false),
         })
     }

@@ -241,7 +241,7 @@ impl Verifier {
                 inner.cache.forget(key);
                 None
             }
-            Err(err) if err.is_unavailable() => {
+            Err(err) if err.is_unavailable() && entry.serves_stale(now) => {
                 tracing::debug!(error = %err, "store unreachable: serving a cached decision");
                 entry.release_refresh();
                 Some(self.decide(&entry.token))

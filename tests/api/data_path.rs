@@ -809,3 +809,47 @@ async fn with_the_store_cut_off_cached_tokens_keep_working_and_unknown_ones_get_
     }
     assert_eq!(check(token).await.0, StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn with_stale_if_error_off_a_cached_token_past_its_ttl_needs_the_store() {
+    let proxy = CutProxy::start(host_port(&pg_admin_url())).await;
+    let db = TestDatabase::new(Engine::Postgres).await;
+    let proxied =
+        db.url
+            .expose()
+            .replacen(&host_port(&pg_admin_url()), &proxy.address.to_string(), 1);
+    let server = TestServer::start_with(db, |config| {
+        config.database_url = tollgate::config::DatabaseUrl::new(proxied.clone());
+        config.database_acquire_timeout_seconds = 1;
+        config.verify.cache_ttl_seconds = 1;
+        config.verify.stale_if_error_seconds = 0;
+    })
+    .await;
+    let (_, token) = server
+        .create_token(json!([{"action": "write", "resource": "db"}]))
+        .await;
+    let check = || {
+        ask(
+            &server,
+            Proxy::Traefik,
+            "POST",
+            "/api/v3/write_lp?db=db",
+            Some((&token, Form::Bearer)),
+        )
+    };
+    assert_eq!(check().await.0, StatusCode::NO_CONTENT);
+    let verified = server.metric("tollgate_argon2_verifications_total").await;
+    // Past the TTL with the store up: re-read, and renewed with no argon2.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(check().await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        server.metric("tollgate_argon2_verifications_total").await,
+        verified
+    );
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, headers, body) = check().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(headers["retry-after"], "1");
+    proxy.restore();
+}
