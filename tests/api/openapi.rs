@@ -12,6 +12,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/v0/tokens/{id}"),
     ("patch", "/api/v0/tokens/{id}"),
     ("delete", "/api/v0/tokens/{id}"),
+    ("post", "/api/v0/tokens/{id}/rotate"),
     ("post", "/api/v0/management-tokens"),
     ("get", "/api/v0/management-tokens"),
     ("get", "/api/v0/management-tokens/{id}"),
