@@ -62,7 +62,9 @@ pub fn http_client(
     timeout: Duration,
     log: Log,
 ) -> Result<reqwest::Client, Error> {
+    // No redirects: the credential goes to the configured server and nowhere else.
     let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout)
         .user_agent(concat!(

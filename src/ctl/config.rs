@@ -409,6 +409,27 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_loads() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## Command line (influxctl)")
+            .nth(1)
+            .expect("the README's influxctl section");
+        let example = section
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("a toml block");
+        let (_dir, path) = write(example);
+        let p = load(&path, "default").unwrap();
+        assert_eq!(
+            p.base_url().unwrap().as_str(),
+            "https://tollgate.example.com:8086/"
+        );
+        assert!(p.auth.oauth2.is_some());
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let s = Secret::new("apiv1_secret".into());
         assert_eq!(format!("{s:?}"), "<redacted>");

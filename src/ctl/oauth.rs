@@ -270,6 +270,7 @@ pub async fn login(
     log: Log,
 ) -> Result<Secret, Error> {
     let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .connect_timeout(timeout)
         .build()
