@@ -56,7 +56,10 @@ impl Out {
 
     fn failed(self) -> Out {
         assert_ne!(self.code, 0, "{self:?}");
-        assert!(self.stdout.is_empty() || self.code != 0, "{self:?}");
+        assert!(
+            !self.stderr.is_empty(),
+            "a failure says why on stderr: {self:?}"
+        );
         self
     }
 
