@@ -14,7 +14,8 @@ use crate::token::service::TokenService;
 #[command(
     name = "tollgate",
     version,
-    about = "Token authority for InfluxDB-style clusters"
+    about = "Token authority for InfluxDB-style clusters",
+    after_help = "The influxctl-compatible client: `tollgate ctl --help`, or this binary run as `influxctl` (scripts/install-cli)."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -6,8 +6,17 @@ use tollgate::app::LaunchError;
 use tollgate::cli::{Cli, Command, run_admin};
 use tollgate::{App, telemetry};
 
+fn main() -> ExitCode {
+    // Called as `influxctl` (a symlink) or `tollgate ctl …`: the influxctl-compatible client.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(args) = tollgate::ctl::invocation(&args) {
+        return tollgate::ctl::run(args);
+    }
+    server_main()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn server_main() -> ExitCode {
     let cli = Cli::parse();
     let config = match cli.command.config() {
         Ok(config) => config,
