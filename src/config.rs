@@ -170,11 +170,30 @@ pub struct VerifyConfig {
     /// Failed verifications one token id may see per minute before further uncached
     /// attempts at it get 429.
     pub failures_per_token_per_minute: u32,
-    /// Peers (CIDRs) whose `X-Forwarded-For` is believed: the client is then the rightmost
-    /// address not in this list.
+    /// Peers (CIDRs, or single addresses) whose `X-Forwarded-For` is believed: the client is
+    /// then the rightmost address not in this list.
+    #[serde(deserialize_with = "networks")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How often last-use times are written, in one statement per batch.
     pub last_used_flush_seconds: u64,
+}
+
+/// CIDRs, where a bare address stands for itself (`10.0.0.1` = `10.0.0.1/32`).
+fn networks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let entries = Vec::<String>::deserialize(d)?;
+    entries
+        .iter()
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{entry:?} is neither an address nor a CIDR (e.g. 10.0.0.0/8)"
+                    ))
+                })
+        })
+        .collect()
 }
 
 impl Default for VerifyConfig {
@@ -369,6 +388,35 @@ impl Config {
         ] {
             if value == 0 {
                 return Err(ConfigError(format!("{name} must be at least 1")));
+            }
+        }
+        for (name, value, most) in [
+            (
+                "verify.cache_entries",
+                verify.cache_entries as u64,
+                10_000_000,
+            ),
+            ("verify.cache_ttl_seconds", verify.cache_ttl_seconds, 86_400),
+            (
+                "verify.stale_if_error_seconds",
+                verify.stale_if_error_seconds,
+                604_800,
+            ),
+            (
+                "verify.unknown_ttl_seconds",
+                verify.unknown_ttl_seconds,
+                3_600,
+            ),
+            (
+                "verify.last_used_flush_seconds",
+                verify.last_used_flush_seconds,
+                86_400,
+            ),
+        ] {
+            if value > most {
+                return Err(ConfigError(format!(
+                    "{name} must be at most {most}, got {value}"
+                )));
             }
         }
         if self.database_max_connections == 0 {
@@ -572,5 +620,50 @@ mod tests {
         );
         let plain = DatabaseUrl::new("postgres://postgres@127.0.0.1/postgres");
         assert_eq!(plain.redacted(), plain.expose());
+    }
+
+    fn load_toml(text: &str) -> Result<Config, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("tollgate-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| ConfigError(e.to_string()))?;
+        let file = dir.join(format!("{:x}.toml", crc32fast::hash(text.as_bytes())));
+        std::fs::write(&file, text).map_err(|e| ConfigError(e.to_string()))?;
+        let loaded = Config::load(Some(&file), &Overrides::default());
+        let _ = std::fs::remove_file(&file);
+        loaded
+    }
+
+    #[test]
+    fn trusted_proxies_take_cidrs_and_bare_addresses_and_name_what_is_neither() {
+        let config =
+            load_toml("[verify]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"::1\"]\n")
+                .unwrap();
+        let shown: Vec<String> = config
+            .verify
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.0.2.7/32", "::1/128"]);
+        let err = load_toml("[verify]\ntrusted_proxies = [\"10.0.0.300\"]\n").unwrap_err();
+        assert!(
+            err.to_string().contains("neither an address nor a CIDR"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn verify_durations_are_bounded_so_no_instant_can_overflow() {
+        let err = load_toml("[verify]\nunknown_ttl_seconds = 9999999999999\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("verify.unknown_ttl_seconds must be at most 3600"),
+            "{err}"
+        );
+        let err = load_toml("[verify]\ncache_ttl_seconds = 0\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("verify.cache_ttl_seconds must be at least 1"),
+            "{err}"
+        );
     }
 }

@@ -46,47 +46,70 @@ struct Original {
 }
 
 impl Original {
-    /// The first of: `X-Original-URI` (nginx), `X-Original-URL` (ingress-nginx),
-    /// `X-Forwarded-Uri` less `X-Forwarded-Prefix` (Traefik), the path after `/authz`
-    /// (Envoy, Gateway API). The method: `X-Original-Method`, `X-Forwarded-Method`, else
-    /// this request's own (Envoy keeps it; Traefik sends GET unless told otherwise).
-    fn from_parts(parts: &Parts) -> Original {
+    /// The original request as the proxy reports it: `X-Original-URI` (nginx),
+    /// `X-Original-URL` (ingress-nginx), `X-Forwarded-Uri` (Traefik), or the path after
+    /// `/authz` (Envoy, Gateway API); the method from `X-Original-Method`,
+    /// `X-Forwarded-Method`, else this request's own (Envoy keeps it; Traefik sends GET).
+    ///
+    /// Proxies pass on headers their client sent, so a client could add a header the proxy
+    /// does not set: every source present must name the same request, or nothing is
+    /// decided. A header that is present but unreadable refuses too, never falls through.
+    /// `X-Forwarded-Prefix` is ignored: a client could send one and have a different path
+    /// decided (order Traefik's `stripPrefix` before `forwardAuth` instead).
+    fn from_parts(parts: &Parts) -> Result<Original, String> {
         let headers = &parts.headers;
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        };
-        let method = text("x-original-method")
-            .or_else(|| text("x-forwarded-method"))
-            .unwrap_or(parts.method.as_str())
-            .to_ascii_uppercase();
-        let target = if let Some(uri) = text("x-original-uri") {
-            uri.to_owned()
-        } else if let Some(url) = text("x-original-url") {
-            strip_origin(url).to_owned()
-        } else if let Some(uri) = text("x-forwarded-uri") {
-            match text("x-forwarded-prefix") {
-                Some(prefix) if prefix != "/" => uri
-                    .strip_prefix(prefix.trim_end_matches('/'))
-                    .filter(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
-                    .unwrap_or(uri)
-                    .to_owned(),
-                _ => uri.to_owned(),
+        let text = |name: &'static str| -> Result<Option<&str>, String> {
+            match headers.get_all(name).iter().collect::<Vec<_>>().as_slice() {
+                [] => Ok(None),
+                [value] => value
+                    .to_str()
+                    .map(|v| Some(v.trim()).filter(|v| !v.is_empty()))
+                    .map_err(|_| format!("{name} holds bytes that are not visible ASCII; forward auth refuses what it cannot read")),
+                _ => Err(format!("{name} is sent more than once")),
             }
-        } else {
-            let own = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
-            own.strip_prefix("/authz").unwrap_or(own).to_owned()
         };
+        let mut methods = Vec::new();
+        for name in ["x-original-method", "x-forwarded-method"] {
+            methods.extend(text(name)?.map(|m| (name, m.to_ascii_uppercase())));
+        }
+        let mut targets = Vec::new();
+        if let Some(uri) = text("x-original-uri")? {
+            targets.push(("x-original-uri", uri.to_owned()));
+        }
+        if let Some(url) = text("x-original-url")? {
+            targets.push(("x-original-url", strip_origin(url).to_owned()));
+        }
+        if let Some(uri) = text("x-forwarded-uri")? {
+            targets.push(("x-forwarded-uri", uri.to_owned()));
+        }
+        let own = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
+        let suffix = own.strip_prefix("/authz").unwrap_or(own);
+        if suffix.starts_with('/') && suffix.len() > 1 {
+            targets.push(("the path after /authz", suffix.to_owned()));
+        }
+        let target = agreed(&targets, "request")?.unwrap_or_else(|| suffix.to_owned());
+        let method =
+            agreed(&methods, "method")?.unwrap_or_else(|| parts.method.as_str().to_owned());
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         let path = if path.is_empty() { "/" } else { path };
-        Original {
+        Ok(Original {
             method,
             path: path.to_owned(),
             query: query.to_owned(),
-        }
+        })
+    }
+}
+
+/// The one value every source gives, or which sources disagree.
+fn agreed(sources: &[(&str, String)], what: &str) -> Result<Option<String>, String> {
+    let Some((first_name, first)) = sources.first() else {
+        return Ok(None);
+    };
+    match sources.iter().find(|(_, value)| value != first) {
+        None => Ok(Some(first.clone())),
+        Some((other, _)) => Err(format!(
+            "{first_name} and {other} name different original {what}s; forward auth decides only when they agree"
+        )),
     }
 }
 
@@ -99,9 +122,19 @@ fn strip_origin(url: &str) -> &str {
 }
 
 async fn authz(State(state): State<AppState>, Client(client): Client, parts: Parts) -> Response {
-    let original = Original::from_parts(&parts);
-    let family = Family::of(&original.path);
-    let decided = decide(&state, client, &parts.headers, &original, family).await;
+    let decided = match Original::from_parts(&parts) {
+        Ok(original) => {
+            let family = Family::of(&original.path);
+            decide(&state, client, &parts.headers, &original, family).await
+        }
+        // No readable original request: no family to speak for, so InfluxDB 3's shape.
+        Err(message) => Err(Denial::new(
+            Family::V3,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            message,
+        )),
+    };
     let reason = match &decided {
         Ok(_) => "valid",
         Err(denial) => denial.reason,
@@ -128,14 +161,28 @@ async fn decide(
         Family::V1 => (V1_SCHEMES, Some(original.query.as_str())),
         Family::V2 | Family::V3 => (SCHEMES, None),
     };
-    let credential = credential::from_request(
-        headers
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes),
-        query,
-        accepted,
-    )
-    .map_err(|e| Denial::no_credential(family, &e))?;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    let credential = credential::from_request(authorization, query, accepted)
+        .map_err(|e| Denial::no_credential(family, &e))?;
+    // InfluxDB 3 reads `p=` before the header, tollgate the header before `p=`: when both
+    // name a token they must be the same one, or the decision could be about another token.
+    if authorization.is_some()
+        && let Some(query) = query
+        && let Ok(Some(other)) = credential::from_query(query)
+        && !bool::from(subtle::ConstantTimeEq::ct_eq(
+            other.secret.as_bytes(),
+            credential.secret.as_bytes(),
+        ))
+    {
+        return Err(Denial::new(
+            family,
+            StatusCode::FORBIDDEN,
+            "malformed",
+            "the Authorization header and ?p= name different tokens; send one",
+        ));
+    }
     let operation = data_path::operation(&original.method, &original.path, &original.query)
         .map_err(|message| Denial::new(family, StatusCode::FORBIDDEN, "forbidden", message))?;
     let token = state
@@ -282,7 +329,7 @@ mod tests {
     use super::*;
     use axum::http::Request;
 
-    fn original(method: &str, uri: &str, headers: &[(&str, &str)]) -> Original {
+    fn original(method: &str, uri: &str, headers: &[(&str, &str)]) -> Result<Original, String> {
         let mut request = Request::builder().method(method).uri(uri);
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -291,12 +338,12 @@ mod tests {
         Original::from_parts(&parts)
     }
 
-    fn want(method: &str, path: &str, query: &str) -> Original {
-        Original {
+    fn want(method: &str, path: &str, query: &str) -> Result<Original, String> {
+        Ok(Original {
             method: method.into(),
             path: path.into(),
             query: query.into(),
-        }
+        })
     }
 
     #[test]
@@ -314,7 +361,7 @@ mod tests {
                 ),
                 want("POST", "/write", "db=d&p=secret"),
             ),
-            // ingress-nginx
+            // ingress-nginx, with auth-method also X-Original-URI: they agree.
             (
                 original(
                     "GET",
@@ -324,25 +371,13 @@ mod tests {
                             "x-original-url",
                             "https://influx.example.com/api/v2/write?bucket=b",
                         ),
+                        ("x-original-uri", "/api/v2/write?bucket=b"),
                         ("x-original-method", "POST"),
                     ],
                 ),
                 want("POST", "/api/v2/write", "bucket=b"),
             ),
-            // Traefik, with a stripped prefix
-            (
-                original(
-                    "GET",
-                    "/authz",
-                    &[
-                        ("x-forwarded-uri", "/influx/api/v3/write_lp?db=d"),
-                        ("x-forwarded-prefix", "/influx"),
-                        ("x-forwarded-method", "POST"),
-                    ],
-                ),
-                want("POST", "/api/v3/write_lp", "db=d"),
-            ),
-            // Traefik, prefix already stripped
+            // Traefik: the prefix header is never applied.
             (
                 original(
                     "GET",
@@ -365,6 +400,68 @@ mod tests {
         for (got, want) in cases {
             assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn a_header_a_client_added_beside_the_proxys_own_refuses_the_decision() {
+        let refusals = [
+            // Traefik sets X-Forwarded-Uri; the client added X-Original-URI.
+            original(
+                "GET",
+                "/authz",
+                &[
+                    ("x-forwarded-uri", "/write?db=db2"),
+                    ("x-forwarded-method", "POST"),
+                    ("x-original-uri", "/write?db=db1"),
+                ],
+            ),
+            // ingress-nginx sets X-Original-URL; the client added X-Forwarded-Uri.
+            original(
+                "GET",
+                "/authz",
+                &[
+                    ("x-original-url", "http://h/write?db=db2"),
+                    ("x-forwarded-uri", "/write?db=db1"),
+                ],
+            ),
+            // Envoy keeps the path; a client header reaching it must agree.
+            original(
+                "POST",
+                "/authz/write?db=db2",
+                &[("x-original-uri", "/write?db=db1")],
+            ),
+            original(
+                "GET",
+                "/authz",
+                &[
+                    ("x-original-uri", "/write?db=d"),
+                    ("x-original-method", "POST"),
+                    ("x-forwarded-method", "GET"),
+                ],
+            ),
+        ];
+        for refused in refusals {
+            let message = refused.unwrap_err();
+            assert!(message.contains("different original"), "{message}");
+        }
+        let mut request = Request::builder().method("GET").uri("/authz");
+        request = request.header(
+            "x-original-uri",
+            axum::http::HeaderValue::from_bytes(b"/write?db=d&x=\xc3\xa9").unwrap(),
+        );
+        request = request.header("x-forwarded-uri", "/write?db=db1");
+        let (parts, ()) = request.body(()).unwrap().into_parts();
+        let message = Original::from_parts(&parts).unwrap_err();
+        assert!(message.contains("not visible ASCII"), "{message}");
+        let twice = original(
+            "GET",
+            "/authz",
+            &[
+                ("x-original-uri", "/write?db=a"),
+                ("x-original-uri", "/write?db=b"),
+            ],
+        );
+        assert!(twice.unwrap_err().contains("more than once"));
     }
 
     #[test]

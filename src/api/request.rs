@@ -38,6 +38,8 @@ pub fn client_address(
     forwarded_for: &[&axum::http::HeaderValue],
     trusted: &[ipnet::IpNet],
 ) -> IpAddr {
+    // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`; IPv4 CIDRs must match them.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
@@ -48,7 +50,7 @@ pub fn client_address(
             return client;
         };
         for entry in text.rsplit(',') {
-            let Some(ip) = parse_forwarded(entry.trim()) else {
+            let Some(ip) = parse_forwarded(entry.trim()).map(|ip| ip.to_canonical()) else {
                 return client;
             };
             client = ip;
@@ -173,6 +175,11 @@ mod tests {
         assert_eq!(
             client_address(ip("10.0.0.1"), &[&first, &second], &trusted),
             ip("2001:db8::1")
+        );
+        // IPv4 peers of a dual-stack listener match IPv4 CIDRs.
+        assert_eq!(
+            client_address(ip("::ffff:10.0.0.1"), &[&xff], &trusted),
+            ip("1.2.3.4")
         );
         // Garbage stops at the last proxy that vouched.
         let garbage = HeaderValue::from_static("nonsense, 10.0.0.9");

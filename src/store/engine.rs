@@ -89,6 +89,7 @@ impl Engine for Postgres {
     }
 
     fn listen(pool: Pool<Self>, changes: Arc<dyn TokenChanges>) {
+        tokio::spawn(listener::heartbeat(pool.clone()));
         tokio::spawn(listener::run(pool, changes));
     }
 }

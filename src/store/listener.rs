@@ -16,6 +16,11 @@ pub const CHANNEL: &str = "tollgate_tokens";
 const IDS_PER_PAYLOAD: usize = 400;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Every replica notifies an empty payload this often, so each listener hears something.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// A listener that hears nothing, not even a heartbeat, for this long is taken as dead (a
+/// half-open connection after a failover or a NAT timeout says nothing otherwise).
+const SILENCE: Duration = Duration::from_secs(35);
 
 /// `ids` as comma-separated payloads.
 pub fn payloads(ids: &[TokenId]) -> impl Iterator<Item = String> + '_ {
@@ -33,6 +38,24 @@ fn parse(payload: &str) -> Vec<TokenId> {
         .split(',')
         .filter_map(|id| TokenId::parse(id).ok())
         .collect()
+}
+
+/// Sends the heartbeat until the pool closes.
+pub async fn heartbeat(pool: PgPool) {
+    let mut ticks = tokio::time::interval(HEARTBEAT);
+    while !pool.is_closed() {
+        ticks.tick().await;
+        let sent = tokio::time::timeout(
+            HEARTBEAT,
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANNEL)
+                .execute(&pool),
+        )
+        .await;
+        if let Ok(Err(e)) = sent {
+            tracing::debug!(error = %e, "change heartbeat not sent");
+        }
+    }
 }
 
 /// Listens until the pool closes, reconnecting with backoff.
@@ -57,7 +80,15 @@ pub async fn run(pool: PgPool, changes: Arc<dyn TokenChanges>) {
         connected_before = true;
         backoff = FIRST_BACKOFF;
         loop {
-            match listener.try_recv().await {
+            // A timed-out receive may leave the connection mid-message: it is dropped.
+            let Ok(received) = tokio::time::timeout(SILENCE, listener.try_recv()).await else {
+                tracing::warn!(
+                    silent_seconds = SILENCE.as_secs(),
+                    "change listener heard nothing, not even a heartbeat; reconnecting"
+                );
+                break;
+            };
+            match received {
                 Ok(Some(notification)) => {
                     let ids = parse(notification.payload());
                     if !ids.is_empty() {

@@ -113,8 +113,9 @@ pub trait TokenStore: Send + Sync {
         audit_new: &AuditEvent,
     ) -> Result<Option<(Token, Token)>, StoreError>;
 
-    /// Records that `ids` were used at `at` (written behind, in one statement per batch).
-    async fn touch_tokens(&self, ids: &[TokenId], at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Records when each token was last used (written behind, one statement per batch); a
+    /// later time already stored is kept.
+    async fn touch_tokens(&self, uses: &[(TokenId, OffsetDateTime)]) -> Result<(), StoreError>;
 
     /// Replaces a token's hash, if it is still `old` (a raised argon2 cost); whether it was.
     async fn rehash_token(&self, id: &TokenId, old: &str, new: &str) -> Result<bool, StoreError>;
@@ -554,17 +555,23 @@ where
         Ok(Some((created, rotated)))
     }
 
-    async fn touch_tokens(&self, ids: &[TokenId], at: OffsetDateTime) -> Result<(), StoreError> {
-        for chunk in ids.chunks(TOUCH_BATCH) {
-            let mut update = sqlx::QueryBuilder::<E>::new("UPDATE tokens SET last_used_at = ");
-            update.push_bind(at);
-            update.push(" WHERE id IN (");
+    async fn touch_tokens(&self, uses: &[(TokenId, OffsetDateTime)]) -> Result<(), StoreError> {
+        for chunk in uses.chunks(TOUCH_BATCH) {
+            // A use is never moved back in time: another replica may have written a later one.
+            let mut update = sqlx::QueryBuilder::<E>::new("UPDATE tokens SET last_used_at = CASE");
+            for (id, at) in chunk {
+                update.push(" WHEN id = ");
+                update.push_bind(id.as_str());
+                update.push(" AND (last_used_at IS NULL OR last_used_at < ");
+                update.push_bind(*at);
+                update.push(") THEN ");
+                update.push_bind(*at);
+            }
+            update.push(" ELSE last_used_at END WHERE id IN (");
             let mut list = update.separated(", ");
-            for id in chunk {
+            for (id, _) in chunk {
                 list.push_bind(id.as_str());
             }
-            update.push(") AND (last_used_at IS NULL OR last_used_at < ");
-            update.push_bind(at);
             update.push(")");
             update.build().execute(&self.pool).await?;
         }
@@ -592,5 +599,6 @@ where
     }
 }
 
-/// Ids per `touch_tokens` statement: well under both engines' bound-parameter limits.
+/// Uses per `touch_tokens` statement (four parameters each): well under both engines'
+/// bound-parameter limits.
 const TOUCH_BATCH: usize = 1_000;

@@ -47,9 +47,19 @@ impl Entry {
         now < self.usable_until
     }
 
-    /// Lets the next caller try the re-read that failed.
-    pub fn release_refresh(&self) {
-        self.refreshing.store(false, Ordering::Release);
+    /// Makes this caller the one that re-reads the stale entry, if no other is: the claim
+    /// ends when dropped (a re-read that failed, or whose caller went away, frees it).
+    pub fn claim_refresh(&self) -> Option<RefreshClaim<'_>> {
+        (!self.refreshing.swap(true, Ordering::AcqRel)).then_some(RefreshClaim(self))
+    }
+}
+
+/// One caller's right to re-read a stale entry.
+pub struct RefreshClaim<'a>(&'a Entry);
+
+impl Drop for RefreshClaim<'_> {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::Release);
     }
 }
 
@@ -139,11 +149,6 @@ impl TokenCache {
         }
     }
 
-    /// Whether this caller should re-read the stale `entry` (the first one to ask does).
-    pub fn claim_refresh(entry: &Entry) -> bool {
-        !entry.refreshing.swap(true, Ordering::AcqRel)
-    }
-
     /// Waits for another caller's miss on `key`, or becomes the one that reads.
     pub async fn get_or_guard(&self, key: u64) -> Result<Arc<Entry>, MissGuard<'_>> {
         self.entries.get_value_or_guard_async(&key).await
@@ -175,8 +180,11 @@ impl TokenCache {
         }
     }
 
-    /// Replaces a refreshed entry, under the same rule as [`TokenCache::fill`].
+    /// Replaces a refreshed entry, under the same rule as [`TokenCache::fill`]; when an
+    /// invalidation came in between, the entry is dropped instead (its next use reads again).
     pub fn replace(&self, key: u64, entry: Arc<Entry>, generation: u64) {
+        // Removed first: quick_cache reports an overwritten value as an eviction.
+        self.entries.remove(&key);
         if self.generation() == generation {
             self.entries.insert(key, entry);
         }

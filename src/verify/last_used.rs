@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use quick_cache::sync::Cache;
+use time::OffsetDateTime;
 
 use crate::store::Store;
 use crate::token::TokenId;
@@ -22,7 +23,8 @@ struct Shared {
     interval: Duration,
     /// When each token was last noted, so a hot token is noted once per interval.
     noted: Cache<u64, Instant>,
-    pending: Mutex<Vec<TokenId>>,
+    /// Each noted token with the time of its use.
+    pending: Mutex<Vec<(TokenId, OffsetDateTime)>>,
 }
 
 impl LastUsed {
@@ -56,7 +58,7 @@ impl LastUsed {
         if let Ok(mut pending) = self.shared.pending.lock()
             && pending.len() < MAX_BATCH
         {
-            pending.push(id.clone());
+            pending.push((id.clone(), crate::token::now()));
         }
     }
 
@@ -74,7 +76,7 @@ impl Shared {
         if batch.is_empty() {
             return;
         }
-        if let Err(e) = self.store.touch_tokens(&batch, crate::token::now()).await {
+        if let Err(e) = self.store.touch_tokens(&batch).await {
             // Last use is informational: a batch lost to an outage is not retried.
             tracing::warn!(error = %e, tokens = batch.len(), "could not record last use");
         }

@@ -124,7 +124,7 @@ impl Verifier {
         }
         let digest = inner.cache.digest(presented);
         let now = Instant::now();
-        let stale = match inner.cache.lookup(key, now) {
+        match inner.cache.lookup(key, now) {
             Lookup::Fresh(entry) => {
                 inner.cache.counters().hits.inc();
                 return self.decide_cached(&entry, &digest, client);
@@ -133,26 +133,25 @@ impl Verifier {
                 if !entry.matches(&digest) {
                     return self.decide_cached(&entry, &digest, client);
                 }
-                if !TokenCache::claim_refresh(&entry) {
+                let Some(_claim) = entry.claim_refresh() else {
                     // Another caller is re-reading it; until it has, this answer stands.
                     inner.cache.counters().hits.inc();
                     return self.decide(&entry.token);
+                };
+                // The holder of the secret re-reads: no failure limit applies to it.
+                inner.cache.counters().misses.inc();
+                if let Some(answer) = self.refresh(key, &entry, now).await {
+                    return answer;
                 }
-                Some(entry)
             }
-            Lookup::Missing => None,
-        };
+            Lookup::Missing => {}
+        }
         if let Some(wait) = inner.limits.retry_after(client, Some(key)) {
             return Err(Rejection::RateLimited(wait));
         }
         inner.cache.counters().misses.inc();
         let id = TokenId::from_key(key);
         tracing::Span::current().record("token_id", id.as_str());
-        if let Some(entry) = stale
-            && let Some(answer) = self.refresh(key, &id, entry, now).await
-        {
-            return answer;
-        }
         if inner.cache.known_unknown(key, now) {
             inner.limits.failed(client, None);
             return Err(Rejection::NotFound);
@@ -224,13 +223,12 @@ impl Verifier {
     async fn refresh(
         &self,
         key: u64,
-        id: &TokenId,
-        entry: Arc<Entry>,
+        entry: &Entry,
         now: Instant,
     ) -> Option<Result<Arc<Token>, Rejection>> {
         let inner = &*self.inner;
         let generation = inner.cache.generation();
-        match inner.store.find_token(id).await {
+        match inner.store.find_token(&entry.token.id).await {
             Ok(Some(stored)) if stored.secret_hash == entry.token.secret_hash => {
                 let token = Arc::new(stored);
                 let fresh = inner.cache.entry(*entry.digest(), token.clone(), now);
@@ -243,13 +241,9 @@ impl Verifier {
             }
             Err(err) if err.is_unavailable() && entry.serves_stale(now) => {
                 tracing::debug!(error = %err, "store unreachable: serving a cached decision");
-                entry.release_refresh();
                 Some(self.decide(&entry.token))
             }
-            Err(err) => {
-                entry.release_refresh();
-                Some(Err(err.into()))
-            }
+            Err(err) => Some(Err(err.into())),
         }
     }
 

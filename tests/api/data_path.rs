@@ -140,7 +140,11 @@ const OPERATIONS: [(&str, &str, bool); 6] = [
     ),
     ("POST", "/api/v3/write_lp?db={db}", false),
     ("GET", "/api/v3/query_sql?db={db}&q=SELECT+1", false),
-    ("POST", "/api/v3/query_influxql?db={db}", false),
+    (
+        "GET",
+        "/api/v3/query_influxql?db={db}&q=SELECT+*+FROM+cpu",
+        false,
+    ),
 ];
 
 #[tokio::test]
@@ -852,4 +856,119 @@ async fn with_stale_if_error_off_a_cached_token_past_its_ttl_needs_the_store() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(headers["retry-after"], "1");
     proxy.restore();
+}
+
+#[tokio::test]
+async fn forward_auth_decides_only_what_the_url_fixes_and_refuses_a_client_s_added_headers() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let (_, token) = server
+        .create_token(
+            json!([{"action": "write", "resource": "db1"}, {"action": "read", "resource": "db1"}]),
+        )
+        .await;
+    let (_, other) = server
+        .create_token(json!([{"action": "write", "resource": "*"}]))
+        .await;
+    let header = format!("Token {token}");
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        // Traefik sets X-Forwarded-Uri for the real request; the client added X-Original-URI.
+        (
+            vec![
+                ("x-forwarded-uri", "/write?db=db2".into()),
+                ("x-forwarded-method", "POST".into()),
+                ("x-original-uri", "/write?db=db1".into()),
+            ],
+            "different original",
+        ),
+        // A POST query's statement and database are in the body.
+        (
+            vec![
+                ("x-original-uri", "/query?db=db1".into()),
+                ("x-original-method", "POST".into()),
+            ],
+            "send queries with GET",
+        ),
+        (
+            vec![
+                ("x-original-uri", "/api/v3/query_sql?db=db1".into()),
+                ("x-original-method", "POST".into()),
+            ],
+            "send queries with GET",
+        ),
+        // InfluxQL reaching beyond ?db=.
+        (
+            vec![
+                (
+                    "x-original-uri",
+                    "/query?db=db1&q=SHOW+MEASUREMENTS+ON+secret".into(),
+                ),
+                ("x-original-method", "GET".into()),
+            ],
+            "ON",
+        ),
+        (
+            vec![
+                (
+                    "x-original-uri",
+                    "/query?db=db1&q=SELECT+*+FROM+%22secret%22..cpu".into(),
+                ),
+                ("x-original-method", "GET".into()),
+            ],
+            "qualified",
+        ),
+        // A named retention policy is another database in InfluxDB 3.
+        (
+            vec![
+                ("x-original-uri", "/write?db=db1&rp=weekly".into()),
+                ("x-original-method", "POST".into()),
+            ],
+            "\"db1/weekly\"",
+        ),
+        // Two tokens in one request.
+        (
+            vec![
+                ("x-original-uri", format!("/write?db=db1&p={other}")),
+                ("x-original-method", "POST".into()),
+            ],
+            "different tokens",
+        ),
+    ];
+    for (mut headers, needle) in cases {
+        headers.push(("authorization", header.clone()));
+        let (status, _, body) = server.authz(Method::GET, "/authz", &headers).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}: {body}");
+        let message = body["message"]
+            .as_str()
+            .or(body["error"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(message.contains(needle), "{needle}: {body}");
+    }
+    // The same requests, as the proxy alone names them, are decided.
+    let allowed = [
+        vec![
+            ("x-forwarded-uri", "/write?db=db1".to_owned()),
+            ("x-forwarded-method", "POST".to_owned()),
+        ],
+        vec![
+            (
+                "x-original-uri",
+                "/query?db=db1&q=SHOW+MEASUREMENTS".to_owned(),
+            ),
+            ("x-original-method", "GET".to_owned()),
+        ],
+        vec![
+            ("x-original-uri", "/write?db=db1&rp=autogen".to_owned()),
+            ("x-original-method", "POST".to_owned()),
+        ],
+        vec![
+            ("x-original-uri", format!("/write?db=db1&p={token}")),
+            ("x-original-method", "POST".to_owned()),
+        ],
+    ];
+    for mut headers in allowed {
+        headers.push(("authorization", header.clone()));
+        let (status, _, body) = server.authz(Method::GET, "/authz", &headers).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{headers:?}: {body}");
+    }
 }
