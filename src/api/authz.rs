@@ -59,13 +59,14 @@ impl Original {
     fn from_parts(parts: &Parts) -> Result<Original, String> {
         let headers = &parts.headers;
         let text = |name: &'static str| -> Result<Option<&str>, String> {
-            match headers.get_all(name).iter().collect::<Vec<_>>().as_slice() {
-                [] => Ok(None),
-                [value] => value
+            let mut values = headers.get_all(name).iter();
+            match (values.next(), values.next()) {
+                (None, _) => Ok(None),
+                (Some(value), None) => value
                     .to_str()
                     .map(|v| Some(v.trim()).filter(|v| !v.is_empty()))
                     .map_err(|_| format!("{name} holds bytes that are not visible ASCII; forward auth refuses what it cannot read")),
-                _ => Err(format!("{name} is sent more than once")),
+                (Some(_), Some(_)) => Err(format!("{name} is sent more than once")),
             }
         };
         let mut methods = Vec::new();

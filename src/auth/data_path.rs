@@ -72,14 +72,13 @@ pub fn operation(method: &str, path: &str, query: &str) -> Result<Operation, Str
             allowed.join(" or "),
         ));
     }
-    let parameters: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    // Borrowed unless a value needed decoding.
+    let parameters: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
     let first = |key: &str| {
         parameters
             .iter()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     };
     let Some(database) = first(parameter).filter(|db| !db.is_empty()) else {
         return Err(format!(
@@ -129,25 +128,13 @@ fn influxql_stays_in_its_database(q: &str) -> Result<(), String> {
     while i < chars.len() {
         let c = chars[i];
         match c {
-            '\'' => {
-                i += 1;
-                while i < chars.len() && chars[i] != '\'' {
-                    i += if chars[i] == '\\' { 2 } else { 1 };
-                }
-                (after_name, after_match) = (false, false);
-            }
-            '"' => {
-                i += 1;
-                while i < chars.len() && chars[i] != '"' {
-                    i += if chars[i] == '\\' { 2 } else { 1 };
-                }
-                (after_name, after_match) = (true, false);
+            '\'' | '"' => {
+                i = closing(&chars, i);
+                // A double-quoted identifier is a name; a single-quoted string is not.
+                (after_name, after_match) = (c == '"', false);
             }
             '/' if after_match => {
-                i += 1;
-                while i < chars.len() && chars[i] != '/' {
-                    i += if chars[i] == '\\' { 2 } else { 1 };
-                }
+                i = closing(&chars, i);
                 (after_name, after_match) = (false, false);
             }
             '.' if after_name => return refuse("a qualified name"),
@@ -185,6 +172,16 @@ fn influxql_stays_in_its_database(q: &str) -> Result<(), String> {
         i += 1;
     }
     Ok(())
+}
+
+/// Where the string, identifier or regex opened at `open` closes (its delimiter again,
+/// backslash escapes skipped), or the end.
+fn closing(chars: &[char], open: usize) -> usize {
+    let mut i = open + 1;
+    while i < chars.len() && chars[i] != chars[open] {
+        i += if chars[i] == '\\' { 2 } else { 1 };
+    }
+    i
 }
 
 /// Text safe to echo: at most 200 visible characters.

@@ -263,6 +263,31 @@ where
     Ok(minted > 0)
 }
 
+impl<E: Engine> SqlStore<E>
+where
+    for<'c> &'c mut E::Connection: Executor<'c, Database = E>,
+    for<'q> &'q str: sqlx::Encode<'q, E> + sqlx::Type<E>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, E>,
+    OffsetDateTime: for<'q> sqlx::Encode<'q, E> + sqlx::Type<E>,
+{
+    /// Commits an update of one token that may have matched no row: audited, and announced
+    /// to the cache, only when it did.
+    async fn commit_update(
+        &self,
+        mut tx: sqlx::Transaction<'static, E>,
+        row: Option<TokenRow>,
+        audit: &AuditEvent,
+    ) -> Result<Option<Token>, StoreError> {
+        let token = row.map(Token::try_from).transpose()?;
+        if token.is_some() {
+            audit::append(&mut *tx, audit).await?;
+        }
+        let changed: Vec<TokenId> = token.iter().map(|t| t.id.clone()).collect();
+        self.commit_changes(tx, &changed).await?;
+        Ok(token)
+    }
+}
+
 #[async_trait::async_trait]
 impl<E: Engine> TokenStore for SqlStore<E>
 where
@@ -342,15 +367,7 @@ where
         .bind(audit.at)
         .fetch_optional(&mut *tx)
         .await?;
-        let token = row.map(Token::try_from).transpose()?;
-        if let Some(token) = &token {
-            audit::append(&mut *tx, audit).await?;
-            self.commit_changes(tx, std::slice::from_ref(&token.id))
-                .await?;
-        } else {
-            tx.commit().await?;
-        }
-        Ok(token)
+        self.commit_update(tx, row, audit).await
     }
 
     async fn revoke_token(
@@ -505,15 +522,7 @@ where
         .bind(audit.at)
         .fetch_optional(&mut *tx)
         .await?;
-        let token = row.map(Token::try_from).transpose()?;
-        if let Some(token) = &token {
-            audit::append(&mut *tx, audit).await?;
-            self.commit_changes(tx, std::slice::from_ref(&token.id))
-                .await?;
-        } else {
-            tx.commit().await?;
-        }
-        Ok(token)
+        self.commit_update(tx, row, audit).await
     }
 
     async fn rotate_token(
