@@ -1,11 +1,10 @@
 //! The decision API: `POST /api/v0/authorize`, with IOx semantics.
 
-use crate::helpers::{Credential, Engine, TestServer};
+use crate::helpers::{Credential, Engine, TestServer, store_directly};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use time::Duration;
-use tollgate::token::hashing::HashPool;
-use tollgate::token::{Action, NewToken, Permission, TokenKind, format, now};
+use tollgate::token::{Action, Permission, TokenKind, format, now};
 
 on_both_engines! {
     async fn a_token_is_granted_exactly_the_requested_permissions_it_holds(server: TestServer) {
@@ -42,24 +41,12 @@ on_both_engines! {
     async fn an_expired_token_is_not_valid(server: TestServer) {
         // Stored directly so that its expiry already lies in the past.
         let store = server.db.open_store().await;
-        let lane = tollgate::config::Lane { threads: 1, queue: 1 };
-        let pool = HashPool::new(lane, lane, tollgate::config::HashParams::DATABASE, tollgate::config::HashParams::MANAGEMENT).unwrap();
-        let minted = format::mint(TokenKind::Database).unwrap();
-        store.create_token(&NewToken {
-            id: minted.id.clone(),
-            kind: TokenKind::Database,
-            description: "expired".into(),
-            permissions: vec![Permission::database(Action::Read, None)],
-            operator: false,
-            token_prefix: format::display_prefix(TokenKind::Database, &minted.id),
-            secret_hash: pool.hash(TokenKind::Database, minted.plain.clone()).await.unwrap(),
-            created_by: None,
-            created_at: now() - Duration::days(2),
-            expires_at: Some(now() - Duration::seconds(1)),
-            status: tollgate::token::Status::Active,
-            user_id: None,
-            org_id: None,
-        }, &tollgate::audit::AuditEvent::new("test", tollgate::audit::AuditAction::TokenCreate, &Default::default())).await.unwrap();
+        let minted = store_directly(&store, TokenKind::Database, tollgate::config::HashParams::DATABASE, |new| {
+            new.description = "expired".into();
+            new.permissions = vec![Permission::database(Action::Read, None)];
+            new.created_at = now() - Duration::days(2);
+            new.expires_at = Some(now() - Duration::seconds(1));
+        }).await;
         let decision = server.authorize(&minted.plain, json!([{"action": "read", "database": "db"}])).await;
         assert_eq!(decision, json!({"valid": false, "reason": "expired", "permissions": []}));
     }

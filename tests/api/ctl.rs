@@ -18,13 +18,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
-use tollgate::config::{IssuerConfig, UserConfig};
+use tollgate::config::UserConfig;
 
-use crate::helpers::idp::{Idp, SigningKey};
+use crate::helpers::idp::{AUDIENCE, Idp, SigningKey, issuer, listed_user};
 use crate::helpers::{Credential, Engine, TestDatabase, TestServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
-const AUDIENCE: &str = "https://tollgate.test/api";
 
 /// A private HOME with `influxctl` in `bin/`.
 struct Ctl {
@@ -341,12 +340,7 @@ async fn ctl_token_list_get_update_in_tables_and_json() {
         .await
         .ok()
         .json();
-    let a = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == a_id.as_str())
-        .unwrap();
+    let a = listed(&list, &a_id);
     let keys: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
     for key in [
         "account_id",
@@ -440,12 +434,7 @@ async fn ctl_token_list_get_update_in_tables_and_json() {
         .await
         .ok()
         .json();
-    let b = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == b_id.as_str())
-        .expect("revoked token listed");
+    let b = listed(&list, &b_id);
     assert!(b["revoked_at"]["seconds"].as_i64().is_some(), "{b}");
     let got = rows(
         &ctl.run(&["token", "get", "--include-revoked", &b_id])
@@ -650,12 +639,7 @@ async fn ctl_management_tokens_create_list_use_revoke() {
         .await
         .ok()
         .json();
-    let ci = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == ci_id.as_str())
-        .unwrap();
+    let ci = listed(&list, &ci_id);
     assert_eq!(ci["expires_at"], json!({"seconds": 1_938_038_400}));
     assert!(ci["created_at"]["seconds"].is_i64());
     assert!(ci["token_prefix"].as_str().unwrap().starts_with("M.V1."));
@@ -688,12 +672,7 @@ async fn ctl_management_tokens_create_list_use_revoke() {
         .await
         .ok()
         .json();
-    let ci = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == ci_id.as_str())
-        .unwrap();
+    let ci = listed(&list, &ci_id);
     assert!(ci["revoked_at"]["seconds"].is_i64(), "{ci}");
     let out = manual.run(&["token", "list"]).await.failed();
     assert!(
@@ -704,25 +683,19 @@ async fn ctl_management_tokens_create_list_use_revoke() {
     assert!(!out.stderr.contains(&ci_token));
 }
 
-fn oauth_user(id: &str, groups: &[&str]) -> UserConfig {
-    UserConfig {
-        id: id.into(),
-        first_name: "Marty".into(),
-        last_name: "McFly".into(),
-        email: format!("{id}@example.com"),
-        groups: groups.iter().map(|g| g.to_string()).collect(),
-    }
+/// The entry of a JSON list with this `id`.
+fn listed<'a>(list: &'a Value, id: &str) -> &'a Value {
+    list.as_array()
+        .and_then(|entries| entries.iter().find(|t| t["id"] == id))
+        .unwrap_or_else(|| panic!("{id} is not listed: {list}"))
 }
 
-fn issuer(idp: &Idp) -> IssuerConfig {
-    IssuerConfig {
-        issuer: idp.issuer.clone(),
-        audience: vec![AUDIENCE.into()],
-        jwks_url: None,
-        algorithms: vec!["RS256".into()],
-        leeway_seconds: 60,
-        user_claims: vec!["sub".into()],
-        groups_claim: None,
+/// A listed user named Marty McFly.
+fn oauth_user(id: &str, groups: &[&str]) -> UserConfig {
+    UserConfig {
+        first_name: "Marty".into(),
+        last_name: "McFly".into(),
+        ..listed_user(id, groups)
     }
 }
 
@@ -1340,12 +1313,7 @@ async fn ctl_reference_examples_run_unchanged() {
     assert_eq!(ids, expected);
     let list: Value = serde_json::from_str(&step("token-list-json")).unwrap();
     let granted = |id: &str| -> Vec<(String, String)> {
-        let entry = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == id)
-            .unwrap_or_else(|| panic!("{id} listed"));
+        let entry = listed(&list, id);
         let mut p: Vec<(String, String)> = entry["permissions"]
             .as_array()
             .unwrap()
@@ -1374,12 +1342,7 @@ async fn ctl_reference_examples_run_unchanged() {
         granted(&expiring),
         [pair("read", "mydb1"), pair("write", "mydb1")]
     );
-    let expiring_json = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == expiring.as_str())
-        .unwrap();
+    let expiring_json = listed(&list, &expiring);
     let in_a_week = time::OffsetDateTime::now_utc().unix_timestamp() + 7 * 24 * 3600;
     let expiry = expiring_json["expires_at"]["seconds"].as_i64().unwrap();
     assert!((expiry - in_a_week).abs() < 120, "{expiring_json}");
@@ -1426,13 +1389,8 @@ async fn ctl_reference_examples_run_unchanged() {
     let (header, body) = grid(&step("management-list"));
     assert_eq!(header[0..3], ["ID", "DESCRIPTION", "PREFIX"]);
     assert_eq!(body.len(), 2);
-    let listed: Value = serde_json::from_str(&step("management-list-json")).unwrap();
-    let entry = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == mgmt.as_str())
-        .unwrap();
+    let management_list: Value = serde_json::from_str(&step("management-list-json")).unwrap();
+    let entry = listed(&management_list, &mgmt);
     assert_eq!(entry["description"], "Client3 token");
     assert!(entry["expires_at"]["seconds"].is_i64());
     let (status, _, _) = server
@@ -1445,12 +1403,7 @@ async fn ctl_reference_examples_run_unchanged() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked by the script");
     let after: Value = serde_json::from_str(&step("management-list-after-revoke")).unwrap();
-    let entry = after
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == mgmt.as_str())
-        .unwrap();
+    let entry = listed(&after, &mgmt);
     assert!(entry["revoked_at"]["seconds"].is_i64());
 }
 

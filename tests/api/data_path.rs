@@ -10,7 +10,7 @@ use tollgate::token::{TokenKind, format};
 
 use crate::helpers::cut_proxy::{CutProxy, host_port};
 use crate::helpers::{
-    Credential, Engine, TestDatabase, TestServer, pg_admin_url, with_wrong_secret,
+    Credential, Engine, TestDatabase, TestServer, pg_admin_url, store_directly, with_wrong_secret,
 };
 
 /// How a token is presented.
@@ -495,9 +495,7 @@ async fn last_use_is_written_behind_and_shown_by_the_token_list() {
 
 #[tokio::test]
 async fn a_hash_weaker_than_configured_is_raised_after_it_verifies() {
-    use tollgate::audit::{AuditAction, AuditEvent};
-    use tollgate::config::{HashParams, Lane};
-    use tollgate::token::hashing::HashPool;
+    use tollgate::config::HashParams;
     let server = TestServer::start(Engine::Sqlite).await;
     let store = server.db.open_store().await;
     let weak = HashParams {
@@ -505,39 +503,14 @@ async fn a_hash_weaker_than_configured_is_raised_after_it_verifies() {
         iterations: 1,
         parallelism: 1,
     };
-    let lane = Lane {
-        threads: 1,
-        queue: 1,
-    };
-    let pool = HashPool::new(lane, lane, weak, weak).expect("pool");
-    let minted = format::mint(TokenKind::Database).expect("mint");
-    store
-        .create_token(
-            &tollgate::token::NewToken {
-                id: minted.id.clone(),
-                kind: TokenKind::Database,
-                description: "weak".into(),
-                permissions: vec![tollgate::token::Permission::database(
-                    tollgate::token::Action::Write,
-                    Some("db"),
-                )],
-                operator: false,
-                token_prefix: format::display_prefix(TokenKind::Database, &minted.id),
-                secret_hash: pool
-                    .hash(TokenKind::Database, minted.plain.clone())
-                    .await
-                    .expect("hash"),
-                created_by: None,
-                created_at: tollgate::token::now(),
-                expires_at: None,
-                status: tollgate::token::Status::Active,
-                user_id: None,
-                org_id: None,
-            },
-            &AuditEvent::new("test", AuditAction::TokenCreate, &Default::default()),
-        )
-        .await
-        .expect("store");
+    let minted = store_directly(&store, TokenKind::Database, weak, |new| {
+        new.description = "weak".into();
+        new.permissions = vec![tollgate::token::Permission::database(
+            tollgate::token::Action::Write,
+            Some("db"),
+        )];
+    })
+    .await;
     let (status, _, _) = ask(
         &server,
         Proxy::Envoy,
@@ -752,21 +725,27 @@ async fn a_killed_listener_reconnects_and_flushes_the_cache() {
     );
 }
 
-#[tokio::test]
-async fn with_the_store_cut_off_cached_tokens_keep_working_and_unknown_ones_get_503() {
+/// A PostgreSQL server reached through a proxy the test can cut, with a 1 s cache TTL, a 1 s
+/// wait for a store connection, and `stale_if_error_seconds` as given.
+async fn behind_cut_proxy(stale_if_error_seconds: u64) -> (CutProxy, TestServer) {
     let proxy = CutProxy::start(host_port(&pg_admin_url())).await;
     let db = TestDatabase::new(Engine::Postgres).await;
-    let admin = pg_admin_url();
     let direct = db.url.expose().to_owned();
-    let proxied = direct.replacen(&host_port(&admin), &proxy.address.to_string(), 1);
+    let proxied = direct.replacen(&host_port(&pg_admin_url()), &proxy.address.to_string(), 1);
     assert_ne!(proxied, direct);
     let server = TestServer::start_with(db, |config| {
-        config.database_url = tollgate::config::DatabaseUrl::new(proxied.clone());
+        config.database_url = tollgate::config::DatabaseUrl::new(proxied);
         config.database_acquire_timeout_seconds = 1;
         config.verify.cache_ttl_seconds = 1;
-        config.verify.stale_if_error_seconds = 300;
+        config.verify.stale_if_error_seconds = stale_if_error_seconds;
     })
     .await;
+    (proxy, server)
+}
+
+#[tokio::test]
+async fn with_the_store_cut_off_cached_tokens_keep_working_and_unknown_ones_get_503() {
+    let (proxy, server) = behind_cut_proxy(300).await;
     let (_, token) = server
         .create_token(json!([{"action": "write", "resource": "db"}]))
         .await;
@@ -816,19 +795,7 @@ async fn with_the_store_cut_off_cached_tokens_keep_working_and_unknown_ones_get_
 
 #[tokio::test]
 async fn with_stale_if_error_off_a_cached_token_past_its_ttl_needs_the_store() {
-    let proxy = CutProxy::start(host_port(&pg_admin_url())).await;
-    let db = TestDatabase::new(Engine::Postgres).await;
-    let proxied =
-        db.url
-            .expose()
-            .replacen(&host_port(&pg_admin_url()), &proxy.address.to_string(), 1);
-    let server = TestServer::start_with(db, |config| {
-        config.database_url = tollgate::config::DatabaseUrl::new(proxied.clone());
-        config.database_acquire_timeout_seconds = 1;
-        config.verify.cache_ttl_seconds = 1;
-        config.verify.stale_if_error_seconds = 0;
-    })
-    .await;
+    let (proxy, server) = behind_cut_proxy(0).await;
     let (_, token) = server
         .create_token(json!([{"action": "write", "resource": "db"}]))
         .await;

@@ -242,47 +242,21 @@ async fn configured_users_are_listed() {
 
 #[tokio::test]
 async fn an_expired_manual_management_token_is_refused() {
-    use tollgate::audit::{AuditEvent, Origin};
-    use tollgate::token::{NewToken, TokenKind, format, now};
+    use tollgate::token::{TokenKind, now};
     let server = TestServer::start(Engine::Sqlite).await;
     // Stored directly so that its expiry already lies in the past.
     let store = server.db.open_store().await;
-    let lane = tollgate::config::Lane {
-        threads: 1,
-        queue: 1,
-    };
-    let pool = tollgate::token::hashing::HashPool::new(
-        lane,
-        lane,
-        tollgate::config::HashParams::DATABASE,
+    let minted = crate::helpers::store_directly(
+        &store,
+        TokenKind::Management,
         tollgate::config::HashParams::MANAGEMENT,
+        |new| {
+            new.description = "short-lived automation".into();
+            new.created_at = now() - time::Duration::days(1);
+            new.expires_at = Some(now() - time::Duration::seconds(1));
+        },
     )
-    .unwrap();
-    let minted = format::mint(TokenKind::Management).unwrap();
-    let new = NewToken {
-        id: minted.id.clone(),
-        kind: TokenKind::Management,
-        description: "short-lived automation".into(),
-        permissions: vec![],
-        operator: false,
-        token_prefix: format::display_prefix(TokenKind::Management, &minted.id),
-        secret_hash: pool
-            .hash(TokenKind::Management, minted.plain.clone())
-            .await
-            .unwrap(),
-        created_by: None,
-        created_at: now() - time::Duration::days(1),
-        expires_at: Some(now() - time::Duration::seconds(1)),
-        status: tollgate::token::Status::Active,
-        user_id: None,
-        org_id: None,
-    };
-    let audit = AuditEvent::new(
-        "test",
-        tollgate::audit::AuditAction::ManagementTokenCreate,
-        &Origin::default(),
-    );
-    store.create_token(&new, &audit).await.unwrap();
+    .await;
     let (status, _, body) = server
         .request(
             Method::GET,

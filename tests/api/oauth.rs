@@ -1,35 +1,11 @@
 //! Management calls authenticated by identity-provider JWTs, against a real local provider.
 
-use crate::helpers::idp::{Idp, SigningKey};
+use crate::helpers::idp::{AUDIENCE, Idp, SigningKey, issuer, listed_user as user};
 use crate::helpers::{Credential, Engine, TestDatabase, TestServer};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tollgate::config::{IssuerConfig, UserConfig};
-
-const AUDIENCE: &str = "https://tollgate.test/api";
-
-fn user(id: &str, groups: &[&str]) -> UserConfig {
-    UserConfig {
-        id: id.into(),
-        first_name: "Test".into(),
-        last_name: id.into(),
-        email: format!("{id}@example.com"),
-        groups: groups.iter().map(|g| g.to_string()).collect(),
-    }
-}
-
-fn issuer(idp: &Idp) -> IssuerConfig {
-    IssuerConfig {
-        issuer: idp.issuer.clone(),
-        audience: vec![AUDIENCE.into()],
-        jwks_url: None,
-        algorithms: vec!["RS256".into(), "ES256".into()],
-        leeway_seconds: 60,
-        user_claims: vec!["sub".into()],
-        groups_claim: None,
-    }
-}
+use tollgate::config::IssuerConfig;
 
 /// A tollgate trusting `idp`, with one user per group.
 async fn tollgate(

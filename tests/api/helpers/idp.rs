@@ -187,3 +187,30 @@ async fn jwks(State(state): State<Arc<IdpState>>) -> Response {
         .collect();
     Json(JwkSet { keys }).into_response()
 }
+
+/// The audience every test identity provider's tokens are for.
+pub const AUDIENCE: &str = "https://tollgate.test/api";
+
+/// A user of `[[users]]`, named "Test <id>".
+pub fn listed_user(id: &str, groups: &[&str]) -> tollgate::config::UserConfig {
+    tollgate::config::UserConfig {
+        id: id.into(),
+        first_name: "Test".into(),
+        last_name: id.into(),
+        email: format!("{id}@example.com"),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+    }
+}
+
+/// `idp` as a configured issuer: tokens for [`AUDIENCE`], RS256 or ES256, the user in `sub`.
+pub fn issuer(idp: &Idp) -> tollgate::config::IssuerConfig {
+    tollgate::config::IssuerConfig {
+        issuer: idp.issuer.clone(),
+        audience: vec![AUDIENCE.into()],
+        jwks_url: None,
+        algorithms: vec!["RS256".into(), "ES256".into()],
+        leeway_seconds: 60,
+        user_claims: vec!["sub".into()],
+        groups_claim: None,
+    }
+}

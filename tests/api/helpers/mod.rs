@@ -357,6 +357,48 @@ impl FromEngine for StoreCase {
     }
 }
 
+/// Writes a freshly minted token of `kind` straight to `store`, hashed with `params`, for a
+/// state the API cannot make (already expired, a weak hash); `adjust` changes the row, which
+/// starts live, never expiring, with no permissions. Returns the minted token.
+pub async fn store_directly(
+    store: &Store,
+    kind: tollgate::token::TokenKind,
+    params: tollgate::config::HashParams,
+    adjust: impl FnOnce(&mut tollgate::token::NewToken),
+) -> tollgate::token::format::MintedToken {
+    use tollgate::audit::{AuditAction, AuditEvent};
+    use tollgate::token::format;
+    let lane = tollgate::config::Lane {
+        threads: 1,
+        queue: 1,
+    };
+    let pool = tollgate::token::hashing::HashPool::new(lane, lane, params, params).expect("pool");
+    let minted = format::mint(kind).expect("mint");
+    let mut new = tollgate::token::NewToken {
+        id: minted.id.clone(),
+        kind,
+        description: "stored directly".into(),
+        permissions: Vec::new(),
+        operator: false,
+        token_prefix: format::display_prefix(kind, &minted.id),
+        secret_hash: pool.hash(kind, minted.plain.clone()).await.expect("hash"),
+        created_by: None,
+        created_at: tollgate::token::now(),
+        expires_at: None,
+        status: tollgate::token::Status::Active,
+        user_id: None,
+        org_id: None,
+    };
+    adjust(&mut new);
+    let action = match kind {
+        tollgate::token::TokenKind::Database => AuditAction::TokenCreate,
+        tollgate::token::TokenKind::Management => AuditAction::ManagementTokenCreate,
+    };
+    let audit = AuditEvent::new("test", action, &Default::default());
+    store.create_token(&new, &audit).await.expect("store");
+    minted
+}
+
 /// `token` with its secret replaced and its checksum made valid again: well formed, a real
 /// id, the wrong secret.
 pub fn with_wrong_secret(token: &str) -> String {
