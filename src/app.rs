@@ -41,7 +41,7 @@ use crate::audit::Origin;
 use crate::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::config::Config;
 use crate::oauth::OAuth;
-use crate::state::{AppState, ClusterIds};
+use crate::state::{AppState, ClusterIds, MetricsToken};
 use crate::store::StoreError;
 use crate::telemetry::Metrics;
 use crate::token::hashing::{HashPool, PoolError};
@@ -95,6 +95,9 @@ impl App {
             account_id: config.account_id.clone(),
             cluster_id: config.cluster_id.clone(),
         });
+        if let Some(path) = &config.metrics_token_file {
+            state.metrics_token = Some(MetricsToken::new(&read_metrics_token(path)?)?);
+        }
         let users = config
             .users()
             .map_err(|e| LaunchError::Config(e.to_string()))?;
@@ -178,6 +181,20 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The token in `metrics_token_file`, its surrounding whitespace (a trailing newline) ignored.
+fn read_metrics_token(path: &std::path::Path) -> Result<String, LaunchError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LaunchError::Config(format!("metrics_token_file {}: {e}", path.display())))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(LaunchError::Config(format!(
+            "metrics_token_file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(token.to_owned())
 }
 
 /// How connections are served.

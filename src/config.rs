@@ -8,6 +8,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{Group, User};
+
+mod report;
 pub use crate::token::hashing::{HashParams, Lane};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,6 +52,10 @@ pub struct Config {
     pub account_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_id: Option<String>,
+    /// A file holding the bearer token `/metrics` requires (as Prometheus's
+    /// `authorization.credentials_file` sends it); unset, `/metrics` is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -239,6 +245,7 @@ impl Default for Config {
             oauth: OAuthConfig::default(),
             account_id: None,
             cluster_id: None,
+            metrics_token_file: None,
         }
     }
 }
@@ -284,6 +291,13 @@ impl Config {
                     file.display()
                 )));
             }
+            // Syntax is checked here so that the error names line and column; the toml
+            // crate's own message quotes the source line, which may hold a password.
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", file.display())))?;
+            if let Err(e) = text.parse::<toml::Table>() {
+                return Err(ConfigError(report::toml_syntax(file, &text, &e)));
+            }
             figment = figment.merge(Toml::file_exact(file));
         }
         let env = Env::prefixed("TOLLGATE_")
@@ -292,7 +306,9 @@ impl Config {
         figment = figment
             .merge(env)
             .merge(Serialized::defaults(overrides.clone()));
-        let mut config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError(report::figment(e)))?;
         config.database_url.check_scheme()?;
         // RUST_LOG, as Rust programs honour it, unless tollgate's own setting is given.
         if overrides.log_level.is_none()

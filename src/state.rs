@@ -46,6 +46,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// The configured Cloud Dedicated account and cluster ids, if any.
     pub cluster: Arc<ClusterIds>,
+    /// The keyed digest of the token `/metrics` requires, when one is configured.
+    pub metrics_token: Option<MetricsToken>,
     draining: Arc<AtomicBool>,
 }
 
@@ -55,6 +57,28 @@ pub struct AppState {
 pub struct ClusterIds {
     pub account_id: Option<String>,
     pub cluster_id: Option<String>,
+}
+
+/// The token a `/metrics` scrape must present, kept as a keyed digest so that comparing it
+/// takes the same time whatever the guess.
+#[derive(Clone)]
+pub struct MetricsToken {
+    key: [u8; 32],
+    digest: blake3::Hash,
+}
+
+impl MetricsToken {
+    pub fn new(token: &str) -> Result<Self, RandomnessError> {
+        let mut key = [0u8; 32];
+        crate::token::format::os_random(&mut key)?;
+        let digest = blake3::keyed_hash(&key, token.as_bytes());
+        Ok(MetricsToken { key, digest })
+    }
+
+    /// `blake3::Hash` equality is constant-time.
+    pub fn matches(&self, presented: &str) -> bool {
+        blake3::keyed_hash(&self.key, presented.as_bytes()) == self.digest
+    }
 }
 
 impl AppState {
@@ -103,6 +127,7 @@ impl AppState {
             oauth,
             metrics,
             cluster: Arc::new(ClusterIds::default()),
+            metrics_token: None,
             draining: Arc::new(AtomicBool::new(false)),
         })
     }

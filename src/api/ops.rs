@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,6 +17,7 @@ use crate::api::panic::catch_panic;
 use crate::api::retry::RETRY_AFTER_SECONDS;
 use crate::api::time_format::rfc3339;
 use crate::api::v0;
+use crate::api::v0::auth::Caller;
 use crate::state::AppState;
 use crate::telemetry::Metrics;
 
@@ -53,8 +55,9 @@ pub struct Readiness {
     pub started: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<&'static str>,
-    /// With `?verbose`: each check. Identity providers are listed but never make the server
-    /// unready: the data path does not depend on them.
+    /// With `?verbose`: each check's name and status; with a management credential also
+    /// each check's message and the identity providers' issuers. Identity providers never
+    /// make the server unready: the data path does not depend on them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checks: Option<Vec<Check>>,
 }
@@ -92,9 +95,23 @@ pub struct ReadyParams {
 #[utoipa::path(get, path = "/ready", tag = "operations", params(ReadyParams),
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
+        (status = 401, description = "A credential was sent and is not a valid management credential"),
         (status = 503, description = "Store unreachable or draining", body = Readiness),
     ))]
-pub async fn ready(State(state): State<AppState>, Query(params): Query<ReadyParams>) -> Response {
+pub async fn ready(State(state): State<AppState>, mut parts: Parts) -> Response {
+    let Ok(Query(params)) = Query::<ReadyParams>::try_from_uri(&parts.uri) else {
+        return v0::ApiError::bad_request("malformed query string").into_response();
+    };
+    // Probes send no credential and get pass/fail; the causes (store errors, identity
+    // providers and their fetch errors) are for an administrator.
+    let detailed = if parts.headers.contains_key(header::AUTHORIZATION) {
+        match Caller::from_request_parts(&mut parts, &state).await {
+            Ok(_) => true,
+            Err(refused) => return refused.into_response(),
+        }
+    } else {
+        false
+    };
     let started = rfc3339(state.started_at);
     let draining = state.is_draining();
     let store = match tokio::time::timeout(READY_PROBE_TIMEOUT, state.store_answers()).await {
@@ -123,7 +140,17 @@ pub async fn ready(State(state): State<AppState>, Query(params): Query<ReadyPara
                 Check::new("draining", "pass", None)
             },
         ];
-        for provider in state.oauth.iter().flat_map(|o| o.providers()) {
+        let providers = state.oauth.iter().flat_map(|o| o.providers());
+        for (n, provider) in providers.enumerate() {
+            if !detailed {
+                let status = if provider.loaded { "pass" } else { "warn" };
+                checks.push(Check::new(
+                    format!("identity provider {}", n + 1),
+                    status,
+                    None,
+                ));
+                continue;
+            }
             let name = format!("identity provider {}", provider.issuer);
             checks.push(if provider.loaded {
                 Check::new(name, "pass", Some("keys loaded".to_owned()))
@@ -133,6 +160,11 @@ pub async fn ready(State(state): State<AppState>, Query(params): Query<ReadyPara
                     .unwrap_or_else(|| "not fetched yet".to_owned());
                 Check::new(name, "warn", Some(format!("keys not loaded: {why}")))
             });
+        }
+        if !detailed {
+            for check in &mut checks {
+                check.message = None;
+            }
         }
         checks
     });
@@ -166,8 +198,30 @@ pub async fn ping() -> StatusCode {
 
 /// Prometheus/OpenMetrics counters. Never a token or token id as a label.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+    responses(
+        (status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String),
+        (status = 401, description = "`metrics_token_file` is configured and the bearer token is missing or wrong"),
+    ))]
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(required) = &state.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        if !presented.is_some_and(|token| required.matches(token)) {
+            let mut refused = v0::ApiError::unauthorized(
+                "/metrics needs `Authorization: Bearer <the token in metrics_token_file>`",
+            )
+            .into_response();
+            refused.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"metrics\""),
+            );
+            return refused;
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

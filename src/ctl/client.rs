@@ -15,7 +15,7 @@ use super::{Error, Log, format_go_duration};
 /// Where the management credential came from: said in errors, never the credential itself.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// `--token` or `INFLUXCTL_TOKEN`.
+    /// `--token`, `INFLUXCTL_TOKEN` or `--token-file`.
     Override,
     /// The profile's `mgmt_token`.
     MgmtToken,
@@ -28,7 +28,7 @@ pub enum Source {
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::Override => f.write_str("--token / INFLUXCTL_TOKEN"),
+            Source::Override => f.write_str("--token, INFLUXCTL_TOKEN or --token-file"),
             Source::MgmtToken => f.write_str("the profile's mgmt_token"),
             Source::TokenFile(p) => write!(f, "token_file {}", p.display()),
             Source::OAuth(_) => f.write_str("the OAuth login"),

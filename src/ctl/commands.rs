@@ -169,7 +169,7 @@ impl Ctx {
         ))
     }
 
-    /// `--token`/`INFLUXCTL_TOKEN`, then `mgmt_token`, then `token_file`, then OAuth: the
+    /// `--token`/`INFLUXCTL_TOKEN` or `--token-file`, then `mgmt_token`, then `token_file`, then OAuth: the
     /// cached login, else a new one.
     async fn credential(&self, profile: &Profile) -> Result<Credential, Error> {
         if let Some(token) = self
@@ -180,6 +180,12 @@ impl Ctx {
         {
             return Ok(Credential {
                 secret: Secret::new(token.trim().to_owned()),
+                source: Source::Override,
+            });
+        }
+        if let Some(file) = &self.global.token_file {
+            return Ok(Credential {
+                secret: read_token_file(file)?,
                 source: Source::Override,
             });
         }

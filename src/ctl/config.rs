@@ -156,6 +156,33 @@ pub fn default_path() -> Result<PathBuf, Error> {
         })
 }
 
+/// Where and what, never the line's text nor the value: the toml crate's own message
+/// quotes the source line, which may hold `mgmt_token`.
+fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> Error {
+    let at = error.span().map_or_else(String::new, |span| {
+        let before = text.get(..span.start).unwrap_or(text);
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count());
+        format!(
+            " line {}, column {}:",
+            before.matches('\n').count() + 1,
+            column + 1
+        )
+    });
+    let message = error.message().trim_end();
+    // serde's `invalid type: string "<value>", expected …`
+    let message = match message
+        .split_once(": ")
+        .zip(message.rsplit_once(", expected "))
+    {
+        Some(((problem, _), (_, expected))) if problem.starts_with("invalid") => {
+            format!("{problem}: expected {expected}")
+        }
+        _ if message.starts_with("unknown variant") => "unknown value".to_owned(),
+        _ => message.to_owned(),
+    };
+    Error::new(format!("config {}:{at} {message}", path.display()))
+}
+
 /// Reads `path` and returns the profile called `name`.
 pub fn load(path: &Path, name: &str) -> Result<Profile, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -168,13 +195,7 @@ pub fn load(path: &Path, name: &str) -> Result<Profile, Error> {
             Error::new(format!("cannot read config {}: {e}", path.display()))
         }
     })?;
-    let file: File = toml::from_str(&text).map_err(|e| {
-        Error::new(format!(
-            "config {}: {}",
-            path.display(),
-            e.to_string().trim_end()
-        ))
-    })?;
+    let file: File = toml::from_str(&text).map_err(|e| syntax_error(path, &text, &e))?;
     let names: Vec<&str> = file.profile.iter().map(|p| p.name.as_str()).collect();
     if let Some(dup) = names
         .iter()

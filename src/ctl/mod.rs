@@ -173,7 +173,9 @@ pub struct Global {
     /// Override the profile's cluster_id (Cloud Dedicated paths)
     #[arg(long, global = true, value_name = "ID")]
     pub cluster: Option<String>,
-    /// Management token to use, before the profile's mgmt_token, token_file and OAuth login
+    /// Management token to use, before the profile's mgmt_token, token_file and OAuth login.
+    /// A flag's value is visible to every local user in the process list: prefer
+    /// INFLUXCTL_TOKEN or --token-file
     #[arg(
         long,
         global = true,
@@ -182,6 +184,16 @@ pub struct Global {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// Read the management token from this file (the token alone, or JSON with access_token),
+    /// as --token would use it
+    #[arg(
+        long,
+        global = true,
+        env = "INFLUXCTL_TOKEN_FILE",
+        value_name = "PATH",
+        conflicts_with = "token"
+    )]
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

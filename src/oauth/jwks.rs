@@ -143,7 +143,8 @@ impl KeySet {
             }
         }
         if keys.is_empty() {
-            return Err(format!("{url} holds no usable signing key"));
+            let shown = url.split_once('?').map_or(url.as_str(), |(base, _)| base);
+            return Err(format!("{shown} holds no usable signing key"));
         }
         Ok(keys)
     }
@@ -168,15 +169,18 @@ impl KeySet {
         url: &str,
         what: &str,
     ) -> Result<T, String> {
+        // A JWKS URL's query may carry a credential: errors (logged, and shown to operators)
+        // name the URL without it.
+        let shown = url.split_once('?').map_or(url, |(base, _)| base);
         self.http
             .get(url)
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| format!("GET {url}: {}", cause(&e)))?
+            .map_err(|e| format!("GET {shown}: {}", cause(&e)))?
             .json()
             .await
-            .map_err(|e| format!("{url} is not {what}: {e}"))
+            .map_err(|e| format!("{shown} is not {what}: {}", e.without_url()))
     }
 }
 

@@ -94,6 +94,30 @@ impl Engine for Postgres {
     }
 }
 
+/// Creates a missing SQLite file readable by its owner only: it holds hashes and the audit
+/// log, and SQLite gives its `-wal` and `-shm` files the database file's mode.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(cannot_create(path, &e)),
+    }
+}
+
+fn cannot_create(path: &std::path::Path, e: &std::io::Error) -> StoreError {
+    let context = format!("cannot create {}: {e}", path.display());
+    StoreError::Unavailable(Box::new(std::io::Error::new(e.kind(), context)))
+}
+
 /// SQLite, the embedded single-node default.
 impl Engine for Sqlite {
     const NAME: EngineName = EngineName::Sqlite;
@@ -108,11 +132,9 @@ impl Engine for Sqlite {
             .busy_timeout(options.acquire_timeout)
             .foreign_keys(true);
         if let Some(dir) = connect.get_filename().parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                let context = format!("cannot create {}: {e}", dir.display());
-                StoreError::Unavailable(Box::new(std::io::Error::new(e.kind(), context)))
-            })?;
+            std::fs::create_dir_all(dir).map_err(|e| cannot_create(dir, &e))?;
         }
+        create_private(connect.get_filename())?;
         Ok(SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)

@@ -829,6 +829,24 @@ async fn ctl_configuration_errors_are_named() {
         "{out:?}"
     );
 
+    // A misspelt key on a line holding a token: where and what, never the line.
+    let secret = "M.V1.sekretsekretsekret";
+    let ctl = Ctl::new(&format!(
+        "{good}\n[[profile]]\nname = \"typo2\"\nmgmt_tokn = \"{secret}\"\n"
+    ));
+    let out = ctl.run(&["token", "list"]).await.failed();
+    assert!(
+        out.stderr.contains("line ") && out.stderr.contains("unknown field `mgmt_tokn`"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains(secret), "{out:?}");
+    let ctl = Ctl::new(&format!(
+        "{good}\n[[profile]]\nname = \"x\nmgmt_token = \"{secret}\"\n"
+    ));
+    let out = ctl.run(&["token", "list"]).await.failed();
+    assert!(out.stderr.contains(", column "), "{out:?}");
+    assert!(!out.stderr.contains(secret), "{out:?}");
+
     let ctl = Ctl::new(&good.replace("disable = true", "disable = true\nverify = false"));
     let out = ctl.run(&["token", "list"]).await.failed();
     assert!(out.stderr.contains("unknown field `verify`"), "{out:?}");
@@ -983,6 +1001,24 @@ async fn ctl_credentials_in_order_and_never_shown() {
         file.display()
     ));
     with_file.run(&["token", "list"]).await.ok();
+}
+
+#[tokio::test]
+async fn ctl_takes_its_token_from_a_file_and_its_help_says_a_flag_is_visible_to_other_users() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let ctl = Ctl::new(&server_profile(&server, "default"));
+    let file = ctl.dir.path().join("op-token");
+    std::fs::write(&file, format!("{}\n", server.operator_token)).unwrap();
+    let path = file.to_str().unwrap();
+    ctl.run(&["--token-file", path, "token", "list"]).await.ok();
+    ctl.run_with(&["token", "list"], &[("INFLUXCTL_TOKEN_FILE", path)], "")
+        .await
+        .ok();
+    let out = ctl.run(&["--help"]).await.ok();
+    assert!(
+        out.stdout.contains("process list") && out.stdout.contains("--token-file"),
+        "{out:?}"
+    );
 }
 
 // ---- the device authorization flow, against a provider served by the test ----

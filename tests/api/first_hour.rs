@@ -17,7 +17,8 @@ async fn with_unreachable_provider() -> TestServer {
         config.oauth.issuers.push(IssuerConfig {
             issuer: UNREACHABLE_ISSUER.to_owned(),
             audience: vec!["tollgate".to_owned()],
-            jwks_url: Some("http://127.0.0.1:1/jwks".to_owned()),
+            // A query string may carry a credential: it must never be shown.
+            jwks_url: Some("http://127.0.0.1:1/jwks?api_key=sekret-jwks-key".to_owned()),
             algorithms: vec!["RS256".to_owned()],
             leeway_seconds: 60,
             user_claims: vec!["sub".to_owned()],
@@ -105,11 +106,50 @@ async fn an_unreachable_identity_provider_leaves_the_server_ready_and_only_jwts_
         .await;
     assert_eq!(status, StatusCode::OK);
 
-    // The operator sees why, per check.
-    let (status, _, verbose) = server
+    // A probe sees each check pass or fail, and nothing of why or of the providers.
+    let (status, _, public) = server
         .request(Method::GET, "/ready?verbose", Credential::Anonymous, None)
         .await;
     assert_eq!(status, StatusCode::OK);
+    let checks = public["checks"].as_array().unwrap();
+    let named: Vec<(&str, &str)> = checks
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("store", "pass"),
+            ("migrations", "pass"),
+            ("draining", "pass"),
+            ("identity provider 1", "warn")
+        ]
+    );
+    assert!(
+        checks.iter().all(|c| c.get("message").is_none()),
+        "{public}"
+    );
+
+    // A wrong credential is told so rather than shown less.
+    let (status, _, _) = server
+        .request(
+            Method::GET,
+            "/ready?verbose",
+            Credential::Bearer("M.V1.nope"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The operator sees why, per check, and no URL's query string.
+    let (status, _, verbose) = server
+        .request(Method::GET, "/ready?verbose", Credential::Operator, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !verbose.to_string().contains("sekret-jwks-key"),
+        "{verbose}"
+    );
     let checks = verbose["checks"].as_array().unwrap();
     let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names[..3], ["store", "migrations", "draining"]);

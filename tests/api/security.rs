@@ -563,3 +563,60 @@ async fn a_request_that_takes_longer_than_the_stall_timeout_to_answer_still_gets
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn the_sqlite_store_and_its_journal_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start(Engine::Sqlite).await;
+    // A write, so that the write-ahead log holds something.
+    server
+        .create_token(json!([{"action": "read", "resource": "db1"}]))
+        .await;
+    let dir = server.data_dir();
+    for name in ["tollgate.db", "tollgate.db-wal", "tollgate.db-shm"] {
+        let mode = std::fs::metadata(dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name} has mode {:o}", mode & 0o777);
+    }
+}
+
+#[tokio::test]
+async fn metrics_require_the_configured_bearer_token_and_say_so() {
+    let db = TestDatabase::new(Engine::Sqlite).await;
+    let file = db.dir.path().join("metrics-token");
+    std::fs::write(&file, "scrape-sekret\n").unwrap();
+    let server = TestServer::start_with(db, |config| {
+        config.metrics_token_file = Some(file.clone());
+    })
+    .await;
+    let scrape = |authorization: Option<&'static str>| {
+        let mut request = server.client.get(format!("{}/metrics", server.base));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", value);
+        }
+        request.send()
+    };
+    for refused in [None, Some("Bearer scrape-sekreT"), Some("Basic c2NyYXBl")] {
+        let response = scrape(refused).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{refused:?}");
+        assert!(response.headers().contains_key("www-authenticate"));
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("metrics_token_file"),
+            "{body}"
+        );
+    }
+    let response = scrape(Some("Bearer scrape-sekret")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("# EOF"));
+    // Probes are not scrapes: they stay open.
+    let (status, _, _) = server
+        .request(Method::GET, "/ready", Credential::Anonymous, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
