@@ -14,11 +14,9 @@ use axum::{Json, Router};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use rand::RngExt;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
@@ -40,6 +38,7 @@ use crate::api::{authorize, ops, v0, v2};
 use crate::audit::Origin;
 use crate::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::config::Config;
+use crate::connections::Slots;
 use crate::oauth::OAuth;
 use crate::state::{AppState, ClusterIds, MetricsToken};
 use crate::store::StoreError;
@@ -117,8 +116,21 @@ impl App {
             grace: Duration::from_secs(config.shutdown_grace_seconds),
             http: HttpLimits {
                 header_read_timeout: Duration::from_secs(config.http_header_read_timeout_seconds),
-                body_read_timeout: Duration::from_secs(config.http_body_read_timeout_seconds),
+                first_byte_timeout: Duration::from_secs(
+                    config
+                        .http_first_byte_timeout_seconds
+                        .min(config.http_header_read_timeout_seconds),
+                ),
+                body_deadline: BodyDeadline {
+                    authenticated: Duration::from_secs(config.http_body_read_timeout_seconds),
+                    unauthenticated: Duration::from_secs(
+                        config.http_unauthenticated_body_read_timeout_seconds,
+                    ),
+                },
                 max_connections: config.http_max_connections,
+                max_connections_per_client: config.http_max_connections_per_client,
+                max_head_bytes: config.http_max_head_bytes,
+                trusted_proxies: Arc::new(config.verify.trusted_proxies.clone()),
             },
         })
     }
@@ -153,9 +165,11 @@ impl App {
             tokio::time::sleep(drain).await;
             tracing::info!("shutting down: finishing in-flight requests");
         };
-        let connections = GracefulShutdown::new();
-        accept(listener, app, &self.http, &connections, stop).await;
-        if tokio::time::timeout(grace, connections.shutdown())
+        let (stopping, connections) = tokio::sync::watch::channel(());
+        accept(listener, app, &self.http, connections, stop).await;
+        let _ = stopping.send(());
+        // Every connection holds a receiver until it has closed.
+        if tokio::time::timeout(grace, stopping.closed())
             .await
             .is_err()
         {
@@ -198,21 +212,26 @@ fn read_metrics_token(path: &std::path::Path) -> Result<String, LaunchError> {
 }
 
 /// How connections are served.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct HttpLimits {
     header_read_timeout: Duration,
-    body_read_timeout: Duration,
+    first_byte_timeout: Duration,
+    body_deadline: BodyDeadline,
     max_connections: usize,
+    max_connections_per_client: usize,
+    max_head_bytes: usize,
+    trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
-/// Accepts connections until `stop` resolves: at most `max_connections` at once (the rest
-/// wait in the listen backlog), each closed if its request head takes longer than
-/// `header_read_timeout`.
+/// Accepts connections until `stop` resolves: at most `max_connections` at once, at most
+/// `max_connections_per_client` from one client (the rest answered 429). When all are taken,
+/// the idlest keep-alive is closed to make room; if none is idle, new clients wait in the
+/// listen backlog. Each connection ends when `stopping` changes, once between requests.
 async fn accept<S>(
     listener: TcpListener,
     app: S,
     limits: &HttpLimits,
-    connections: &GracefulShutdown,
+    stopping: tokio::sync::watch::Receiver<()>,
     stop: impl Future<Output = ()>,
 ) where
     S: tower::Service<
@@ -229,15 +248,18 @@ async fn accept<S>(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+        .header_read_timeout(limits.header_read_timeout)
+        // hyper's default lets each connection buffer ~400 KiB of an unfinished head; the
+        // header size is the exact limit (431), the buffer size what it may allocate for it.
+        .max_header_size(limits.max_head_bytes)
+        .max_buf_size(limits.max_head_bytes);
+    let slots = Slots::new(
+        limits.max_connections,
+        limits.max_connections_per_client,
+        limits.trusted_proxies.clone(),
+    );
     tokio::pin!(stop);
     loop {
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot,
-            () = &mut stop => break,
-        };
-        let Ok(slot) = slot else { break };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -250,32 +272,96 @@ async fn accept<S>(
             },
             () = &mut stop => break,
         };
+        let Some(share) = slots.share(peer.ip()) else {
+            refuse_over_share(&stream);
+            continue;
+        };
+        let permit = match slots.try_slot() {
+            Some(permit) => permit,
+            None => {
+                slots.shed_idlest();
+                let slot = tokio::select! {
+                    slot = slots.slot() => slot,
+                    () = &mut stop => break,
+                };
+                let Some(slot) = slot else { break };
+                slot
+            }
+        };
+        let held = Arc::new(slots.hold(share, permit));
         let _ = stream.set_nodelay(true);
-        let body_deadline = BodyDeadline(limits.body_read_timeout);
-        let service =
+        let body_deadline = limits.body_deadline;
+        let (starts, ends) = (held.clone(), held.clone());
+        let service = tower::ServiceExt::map_response(
             tower::ServiceExt::map_request(app.clone(), move |mut request: Request<Incoming>| {
+                starts.started();
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request.extensions_mut().insert(body_deadline);
                 request.map(axum::body::Body::new)
-            });
-        let (builder, watcher) = (builder.clone(), connections.watcher());
-        // A write that makes no progress for this long ends the connection (a client that
-        // never reads its answer). Reads are bounded by the header timeout and the body
-        // deadline instead: a read timeout would also cut a slow answer, during which hyper
-        // keeps a read pending to notice the client leaving.
-        let mut stream = TimeoutStream::new(stream);
-        stream.set_write_timeout(Some(limits.header_read_timeout));
+            }),
+            move |response| {
+                ends.answered();
+                response
+            },
+        );
+        let builder = builder.clone();
+        let mut stopping = stopping.clone();
+        let first_byte = limits.first_byte_timeout;
+        let write_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
+            // A connection that says nothing holds a slot only briefly, and no buffer.
+            let mut byte = [0u8; 1];
+            tokio::select! {
+                // Not `readable()`: it may report readiness without data.
+                first = tokio::time::timeout(first_byte, stream.peek(&mut byte)) => {
+                    if !matches!(first, Ok(Ok(1..))) {
+                        return;
+                    }
+                }
+                _ = stopping.changed() => return,
+            }
+            // A write that makes no progress for this long ends the connection (a client that
+            // never reads its answer). Reads are bounded by the header timeout and the body
+            // deadline instead: a read timeout would also cut a slow answer, during which hyper
+            // keeps a read pending to notice the client leaving.
+            let mut stream = TimeoutStream::new(stream);
+            stream.set_write_timeout(Some(write_timeout));
             let connection = builder.serve_connection(
                 TokioIo::new(Box::pin(stream)),
                 TowerToHyperService::new(service),
             );
-            if let Err(e) = watcher.watch(connection).await {
+            tokio::pin!(connection);
+            let mut closing = false;
+            let result = loop {
+                tokio::select! {
+                    result = connection.as_mut() => break result,
+                    // Closes at once when between requests, else after the current answer.
+                    () = held.activity.shed.notified(), if !closing => {
+                        closing = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                    _ = stopping.changed(), if !closing => {
+                        closing = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
-            drop(slot);
+            drop(held);
         });
     }
+}
+
+/// The answer to a connection past its client's share: best effort, never waiting on the client.
+fn refuse_over_share(stream: &tokio::net::TcpStream) {
+    const BODY: &str = r#"{"code":429,"message":"too many connections from this client address"}"#;
+    let answer = format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = stream.try_write(answer.as_bytes());
 }
 
 /// How long to wait after a failed accept.

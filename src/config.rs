@@ -39,6 +39,17 @@ pub struct Config {
     pub http_body_read_timeout_seconds: u64,
     /// Connections served at once; further clients wait in the listen backlog.
     pub http_max_connections: usize,
+    /// Largest request head (request line and headers) buffered per connection; a longer
+    /// one is answered 431 and the connection closed. At least 8192.
+    pub http_max_head_bytes: usize,
+    /// Connections one client address (an IPv6 /64) may hold at once; `[verify]
+    /// trusted_proxies` are exempt. Past it, a new connection is answered 429 and closed.
+    pub http_max_connections_per_client: usize,
+    /// A new connection that sends nothing within this many seconds is closed.
+    pub http_first_byte_timeout_seconds: u64,
+    /// The body deadline of requests whose body is read before any credential is checked
+    /// (`POST /api/v0/authorize`, `POST /api/v2/setup` without one).
+    pub http_unauthenticated_body_read_timeout_seconds: u64,
     pub argon2: Argon2Config,
     /// The verified-token cache, failure limits and client addresses.
     pub verify: VerifyConfig,
@@ -232,6 +243,10 @@ impl Default for Config {
             http_header_read_timeout_seconds: 10,
             http_body_read_timeout_seconds: 30,
             http_max_connections: 4096,
+            http_max_head_bytes: 64 * 1024,
+            http_max_connections_per_client: 256,
+            http_first_byte_timeout_seconds: 5,
+            http_unauthenticated_body_read_timeout_seconds: 5,
             argon2: Argon2Config {
                 threads: 0,
                 queue: 64,
@@ -350,6 +365,30 @@ impl Config {
             return Err(ConfigError(
                 "http_max_connections must be at least 1".into(),
             ));
+        }
+        // hyper's own floor: it cannot parse a head in less.
+        if self.http_max_head_bytes < 8192 {
+            return Err(ConfigError(
+                "http_max_head_bytes must be at least 8192".into(),
+            ));
+        }
+        for (name, value) in [
+            (
+                "http_max_connections_per_client",
+                self.http_max_connections_per_client as u64,
+            ),
+            (
+                "http_first_byte_timeout_seconds",
+                self.http_first_byte_timeout_seconds,
+            ),
+            (
+                "http_unauthenticated_body_read_timeout_seconds",
+                self.http_unauthenticated_body_read_timeout_seconds,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("{name} must be at least 1")));
+            }
         }
         for (i, issuer) in self.oauth.issuers.iter().enumerate() {
             let at = |field: &str| format!("oauth.issuers[{i}].{field}");

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod ctl;
 pub mod error;
 pub mod identity;

@@ -23,10 +23,19 @@ pub enum BodyError {
     Invalid(String),
 }
 
-/// How long a whole request body may take to arrive (`http_body_read_timeout_seconds`); the
-/// server puts it on each request.
+/// How long a whole request body may take to arrive; the server puts it on each request.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyDeadline(pub std::time::Duration);
+pub struct BodyDeadline {
+    /// Once the request's credential has been checked (`http_body_read_timeout_seconds`).
+    pub authenticated: std::time::Duration,
+    /// Before any credential was checked: anyone can send such a body, so it may hold the
+    /// connection only briefly (`http_unauthenticated_body_read_timeout_seconds`).
+    pub unauthenticated: std::time::Duration,
+}
+
+/// Put on a request by the surfaces' caller extractors once its credential verified.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialChecked;
 
 /// Without a [`BodyDeadline`] on the request (a router driven by hand, as in unit tests).
 const DEFAULT_BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -37,10 +46,17 @@ pub async fn read_json<S: Send + Sync, T: DeserializeOwned>(
 ) -> Result<T, BodyError> {
     // A body trickled a byte at a time, or not sent at all, must not hold the connection: the
     // whole body (at most 64 KiB) arrives within the deadline or the request ends with 408.
+    let checked = req.extensions().get::<CredentialChecked>().is_some();
     let deadline = req
         .extensions()
         .get::<BodyDeadline>()
-        .map_or(DEFAULT_BODY_DEADLINE, |d| d.0);
+        .map_or(DEFAULT_BODY_DEADLINE, |d| {
+            if checked {
+                d.authenticated
+            } else {
+                d.unauthenticated.min(d.authenticated)
+            }
+        });
     let bytes = tokio::time::timeout(deadline, Bytes::from_request(req, state))
         .await
         .map_err(|_| BodyError::TimedOut)?

@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
 
 /// A running `tollgate serve`, its address read from its own "listening" log line.
-struct Running {
-    child: Child,
-    base: String,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) base: String,
     logs: Arc<Mutex<String>>,
     events: mpsc::Receiver<Value>,
 }
@@ -31,7 +31,7 @@ fn serve(dir: &Path, args: &[&str]) -> Running {
     serve_with_env(dir, args, &[])
 }
 
-fn serve_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
+pub(crate) fn serve_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Running {
     let mut child = command(dir)
         .envs(env.iter().copied())
         .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])

@@ -10,6 +10,7 @@ mod authorize;
 mod bad_input;
 mod binary;
 mod clients;
+mod connections;
 mod ctl;
 mod data_path;
 mod first_hour;

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 
 use super::ApiError;
 use crate::api::auth::{authenticate, record};
+use crate::api::body::CredentialChecked;
 use crate::api::request::{origin, route_target};
 use crate::audit::{AuditAction, AuditEvent, Origin};
 use crate::auth::credential::TOKEN_OR_BEARER;
@@ -34,7 +35,10 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .and_then(Authenticated::into_management);
         let failure = match authenticated {
-            Ok(principal) => return Ok(Caller { principal, origin }),
+            Ok(principal) => {
+                parts.extensions.insert(CredentialChecked);
+                return Ok(Caller { principal, origin });
+            }
             Err(failure) => failure,
         };
         let error = refusal(&failure);

@@ -13,6 +13,7 @@ use axum::response::Response;
 use super::V2Error;
 use super::error::V2Code;
 use crate::api::auth::{authenticate, record};
+use crate::api::body::CredentialChecked;
 use crate::api::request::{origin, route_target};
 use crate::audit::{AuditAction, AuditEvent, Origin};
 use crate::auth::credential::TOKEN_OR_BEARER;
@@ -46,6 +47,7 @@ impl FromRequestParts<AppState> for V2Caller {
             }
         };
         verified(parts, state, authenticated.actor(), &origin);
+        parts.extensions.insert(CredentialChecked);
         let holder = match authenticated {
             Authenticated::Database(token) => Holder::Token(token),
             Authenticated::Management(principal) if principal.is_administrator() => {
