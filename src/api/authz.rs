@@ -167,22 +167,26 @@ async fn decide(
         .map(HeaderValue::as_bytes);
     let credential = credential::from_request(authorization, query, accepted)
         .map_err(|e| Denial::no_credential(family, &e))?;
-    // InfluxDB 3 reads `p=` before the header, tollgate the header before `p=`: when both
-    // name a token they must be the same one, or the decision could be about another token.
+    // InfluxDB 3 reads `p=` (its key decoded) before the header, tollgate the header before
+    // `p=`: when both name a token they must be the same one, or the decision could be
+    // about another token. A `p=` that cannot be read beside a header refuses too.
     if authorization.is_some()
         && let Some(query) = query
-        && let Ok(Some(other)) = credential::from_query(query)
-        && !bool::from(subtle::ConstantTimeEq::ct_eq(
-            other.secret.as_bytes(),
-            credential.secret.as_bytes(),
-        ))
     {
-        return Err(Denial::new(
-            family,
-            StatusCode::FORBIDDEN,
-            "malformed",
-            "the Authorization header and ?p= name different tokens; send one",
-        ));
+        let other = credential::from_query(query).map_err(|e| Denial::no_credential(family, &e))?;
+        if let Some(other) = other
+            && !bool::from(subtle::ConstantTimeEq::ct_eq(
+                other.secret.as_bytes(),
+                credential.secret.as_bytes(),
+            ))
+        {
+            return Err(Denial::new(
+                family,
+                StatusCode::FORBIDDEN,
+                "malformed",
+                "the Authorization header and ?p= name different tokens; send one",
+            ));
+        }
     }
     let operation = data_path::operation(&original.method, &original.path, &original.query)
         .map_err(|message| Denial::new(family, StatusCode::FORBIDDEN, "forbidden", message))?;

@@ -1,4 +1,5 @@
-//! Credentials as clients send them, from raw header and query bytes; uses only std and base64.
+//! Credentials as clients send them, from raw header and query bytes; uses only std,
+//! base64 and form_urlencoded.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -81,6 +82,8 @@ pub enum CredentialError {
     QueryNotText,
     #[error("the p query parameter has no token")]
     QueryNoToken,
+    #[error("the p query parameter is sent more than once with different tokens; send one")]
+    QueryTwoTokens,
 }
 
 /// "`Bearer <token>` or `Token <token>`", for the schemes sent in a header.
@@ -148,25 +151,31 @@ fn basic_password(encoded: &str) -> Result<String, CredentialError> {
 }
 
 /// The token of InfluxDB 1.x's `p=` query parameter (`u=` is ignored); `None` without one.
-/// The first `p` counts, as Go's `Query().Get` has it.
+/// Keys are decoded as InfluxDB decodes them (`%70=` is `p`); a `p` sent twice must name
+/// one token, as InfluxDB (Go) reads the first and IOx refuses a repeated one.
 pub fn from_query(query: &str) -> Result<Option<Credential>, CredentialError> {
-    let Some(raw) = query
-        .split('&')
-        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
-        .find(|(key, _)| *key == "p")
-        .map(|(_, value)| value)
-    else {
-        return Ok(None);
-    };
-    if raw.len() > MAX_CREDENTIAL_BYTES {
-        return Err(CredentialError::QueryTooLong);
+    let mut found: Option<String> = None;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if key != "p" {
+            continue;
+        }
+        if value.len() > MAX_CREDENTIAL_BYTES {
+            return Err(CredentialError::QueryTooLong);
+        }
+        // The decoder replaces bytes that are not UTF-8; no token holds the replacement.
+        if value.contains(char::REPLACEMENT_CHARACTER) {
+            return Err(CredentialError::QueryNotText);
+        }
+        if value.is_empty() {
+            return Err(CredentialError::QueryNoToken);
+        }
+        match &found {
+            None => found = Some(value.into_owned()),
+            Some(first) if *first != value => return Err(CredentialError::QueryTwoTokens),
+            Some(_) => {}
+        }
     }
-    let secret =
-        String::from_utf8(percent_decode(raw)).map_err(|_| CredentialError::QueryNotText)?;
-    if secret.is_empty() {
-        return Err(CredentialError::QueryNoToken);
-    }
-    Ok(Some(Credential {
+    Ok(found.map(|secret| Credential {
         scheme: Scheme::Query,
         secret,
     }))
@@ -187,37 +196,6 @@ pub fn from_request(
         .transpose()?
         .flatten()
         .ok_or(CredentialError::Missing)
-}
-
-/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; a `%` not
-/// followed by two hex digits stays as it is (as browsers and Go's parser are lenient too).
-fn percent_decode(raw: &str) -> Vec<u8> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let digit = |at: usize| bytes.get(at).copied().and_then(hex);
-                if let (Some(high), Some(low)) = (digit(i + 1), digit(i + 2)) {
-                    out.push(high << 4 | low);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
-}
-
-fn hex(b: u8) -> Option<u8> {
-    char::from(b)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]
@@ -308,10 +286,16 @@ mod tests {
             .unwrap();
         assert_eq!(got.scheme, Scheme::Query);
         assert_eq!(got.secret, SECRET);
+        assert_eq!(from_query("p=a%2Bb+c").unwrap().unwrap().secret, "a+b c");
+        // Keys are decoded too: `%70` is `p`.
         assert_eq!(
-            from_query("p=a%2Bb+c&p=second").unwrap().unwrap().secret,
-            "a+b c"
+            from_query(&format!("db=x&%70={SECRET}"))
+                .unwrap()
+                .unwrap()
+                .secret,
+            SECRET
         );
+        assert_eq!(from_query("p=same&p=same").unwrap().unwrap().secret, "same");
         assert_eq!(from_query("p=100%").unwrap().unwrap().secret, "100%");
         assert_eq!(from_query("db=x&u=me").unwrap(), None);
         assert_eq!(from_query("").unwrap(), None);
@@ -322,6 +306,12 @@ mod tests {
         assert_eq!(from_query("p="), Err(CredentialError::QueryNoToken));
         assert_eq!(from_query("p"), Err(CredentialError::QueryNoToken));
         assert_eq!(from_query("p=%ff"), Err(CredentialError::QueryNotText));
+        assert_eq!(
+            from_query("p=first&%70=second"),
+            Err(CredentialError::QueryTwoTokens)
+        );
+        let two = from_query(&format!("p={SECRET}&p=other")).unwrap_err();
+        assert!(!format!("{two} {two:?}").contains("SECRET"));
         assert_eq!(
             from_query(&format!("p={}", "a".repeat(MAX_CREDENTIAL_BYTES + 1))),
             Err(CredentialError::QueryTooLong)

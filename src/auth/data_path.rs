@@ -38,7 +38,8 @@ pub struct Operation {
 ///
 /// Only what the URL fixes is decided: a query whose database or statement InfluxDB reads
 /// from the body (POST `/query`, POST `/api/v3/query_*`) is refused, and so is InfluxQL that
-/// could reach beyond `?db=` (`ON`, `INTO`, qualified names, schema changes).
+/// could reach beyond `?db=` (see [`crate::auth::influxql`]) and a repeated `db`, `bucket`,
+/// `rp` or `q`.
 pub fn operation(method: &str, path: &str, query: &str) -> Result<Operation, String> {
     let (action, allowed, parameter, v1): (Action, &[&str], &str, bool) = match path {
         "/api/v2/write" => (Action::Write, &["POST"], "bucket", false),
@@ -72,8 +73,24 @@ pub fn operation(method: &str, path: &str, query: &str) -> Result<Operation, Str
             allowed.join(" or "),
         ));
     }
-    // Borrowed unless a value needed decoding.
+    // Keys and values decoded, as InfluxDB reads them (`%71=` is `q`); borrowed unless
+    // they needed decoding.
     let parameters: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+    let influxql = path == "/query" || path == "/api/v3/query_influxql";
+    let mut read = vec![parameter];
+    read.extend(v1.then_some("rp"));
+    read.extend(influxql.then_some("q"));
+    // Go's InfluxDB reads the first of a repeated parameter, IOx refuses the request: sent
+    // twice, the one decided on might not be the one InfluxDB reads.
+    if let Some(twice) = read
+        .iter()
+        .find(|key| parameters.iter().filter(|(k, _)| k == *key).count() > 1)
+    {
+        return Err(format!(
+            "{} {path} sends ?{twice}= more than once; forward auth decides only one",
+            printable(method)
+        ));
+    }
     let first = |key: &str| {
         parameters
             .iter()
@@ -86,102 +103,21 @@ pub fn operation(method: &str, path: &str, query: &str) -> Result<Operation, Str
             printable(method)
         ));
     };
-    // InfluxDB 3 (IOx) stores a v1 write or query with a named retention policy in `db/rp`.
-    let database = match first("rp").filter(|_| v1) {
-        Some(rp) if !rp.is_empty() && rp != "autogen" => format!("{database}/{rp}"),
+    let database = match first("rp") {
+        // IOx stores a v1 write with a named retention policy in `db/rp`, the name
+        // lowercased; no rp, `''`, `autogen` and `default` (any case) are `db` itself.
+        Some(rp) if action == Action::Write && v1 => match rp.to_lowercase().as_str() {
+            "" | "''" | "autogen" | "default" => database.to_owned(),
+            named => format!("{database}/{named}"),
+        },
+        // A v1 query's rp only sets its statements' default retention policy: InfluxDB 3
+        // runs them on `db`.
         _ => database.to_owned(),
     };
-    if path == "/query" || path == "/api/v3/query_influxql" {
-        influxql_stays_in_its_database(first("q").unwrap_or_default())?;
+    if influxql {
+        crate::auth::influxql::stays_in_database(first("q").unwrap_or_default())?;
     }
     Ok(Operation { action, database })
-}
-
-/// Refuses InfluxQL that could read or change anything beyond the request's `db`: `ON`
-/// and `INTO` clauses, qualified names (`db.rp.m`, `db..m`), and statements that change the
-/// schema or users. Conservative on purpose: a false refusal says what it found.
-fn influxql_stays_in_its_database(q: &str) -> Result<(), String> {
-    const REFUSED: [&str; 12] = [
-        "ON",
-        "INTO",
-        "CREATE",
-        "DROP",
-        "DELETE",
-        "ALTER",
-        "GRANT",
-        "REVOKE",
-        "KILL",
-        "SET",
-        "DATABASES",
-        "USERS",
-    ];
-    let refuse = |found: &str| {
-        Err(format!(
-            "forward auth decides InfluxQL that stays in ?db=: no ON or INTO, no qualified names (db.rp.measurement), no schema or user statements (found {found})"
-        ))
-    };
-    let chars: Vec<char> = q.chars().collect();
-    let mut i = 0;
-    // Whether the last token was a name (so a `.` after it qualifies it), or `=~`/`!~`
-    // (so a `/` starts a regex).
-    let (mut after_name, mut after_match) = (false, false);
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '\'' | '"' => {
-                i = closing(&chars, i);
-                // A double-quoted identifier is a name; a single-quoted string is not.
-                (after_name, after_match) = (c == '"', false);
-            }
-            '/' if after_match => {
-                i = closing(&chars, i);
-                (after_name, after_match) = (false, false);
-            }
-            '.' if after_name => return refuse("a qualified name"),
-            '=' | '!' if chars.get(i + 1) == Some(&'~') => {
-                i += 1;
-                (after_name, after_match) = (false, true);
-            }
-            c if c.is_ascii_alphabetic() || c == '_' => {
-                let start = i;
-                while i + 1 < chars.len()
-                    && (chars[i + 1].is_ascii_alphanumeric() || chars[i + 1] == '_')
-                {
-                    i += 1;
-                }
-                let word: String = chars[start..=i]
-                    .iter()
-                    .collect::<String>()
-                    .to_ascii_uppercase();
-                if REFUSED.contains(&word.as_str()) {
-                    return refuse(&word);
-                }
-                (after_name, after_match) = (true, false);
-            }
-            c if c.is_ascii_digit() => {
-                while i + 1 < chars.len()
-                    && (chars[i + 1].is_ascii_alphanumeric() || chars[i + 1] == '.')
-                {
-                    i += 1;
-                }
-                (after_name, after_match) = (false, false);
-            }
-            c if c.is_whitespace() => {}
-            _ => (after_name, after_match) = (false, false),
-        }
-        i += 1;
-    }
-    Ok(())
-}
-
-/// Where the string, identifier or regex opened at `open` closes (its delimiter again,
-/// backslash escapes skipped), or the end.
-fn closing(chars: &[char], open: usize) -> usize {
-    let mut i = open + 1;
-    while i < chars.len() && chars[i] != chars[open] {
-        i += if chars[i] == '\\' { 2 } else { 1 };
-    }
-    i
 }
 
 /// Text safe to echo: at most 200 visible characters.
@@ -234,7 +170,8 @@ mod tests {
                 "db=d",
                 op(Action::Read, "d"),
             ),
-            // A named retention policy is a database of its own in InfluxDB 3.
+            // A write's named retention policy is a database of its own in InfluxDB 3,
+            // lowercased; none, '', autogen and default are the database itself.
             (
                 "POST",
                 "/write",
@@ -242,10 +179,22 @@ mod tests {
                 op(Action::Write, "d/weekly"),
             ),
             (
+                "POST",
+                "/write",
+                "db=d&rp=Weekly",
+                op(Action::Write, "d/weekly"),
+            ),
+            ("POST", "/write", "db=d&rp=default", op(Action::Write, "d")),
+            ("POST", "/write", "db=d&rp=DEFAULT", op(Action::Write, "d")),
+            ("POST", "/write", "db=d&rp=Autogen", op(Action::Write, "d")),
+            ("POST", "/write", "db=d&rp=%27%27", op(Action::Write, "d")),
+            ("POST", "/write", "db=d&rp=", op(Action::Write, "d")),
+            // A query's rp sets only its statements' retention policy: it runs on d.
+            (
                 "GET",
                 "/query",
                 "db=d&rp=weekly&q=SELECT+*+FROM+cpu",
-                op(Action::Read, "d/weekly"),
+                op(Action::Read, "d"),
             ),
             // rp means nothing to the v2 and v3 paths.
             (
@@ -254,8 +203,6 @@ mod tests {
                 "db=d&rp=x",
                 op(Action::Write, "d"),
             ),
-            // Duplicate parameters: the first counts, as InfluxDB (Go) reads them.
-            ("POST", "/write", "db=a&db=b", op(Action::Write, "a")),
         ];
         for (method, path, query, want) in cases {
             assert_eq!(
@@ -292,39 +239,50 @@ mod tests {
     }
 
     #[test]
-    fn influxql_that_could_reach_another_database_is_refused() {
-        let allowed = [
-            "SELECT mean(\"value\") FROM cpu WHERE time > now() - 1h GROUP BY time(1m)",
-            "SELECT * FROM \"cpu.load\" WHERE host = 'a.b' AND region =~ /us.*/",
-            "SHOW MEASUREMENTS",
-            "SHOW TAG KEYS FROM cpu",
-            "SELECT 1.5 * value FROM cpu",
-        ];
-        for q in allowed {
-            assert_eq!(influxql_stays_in_its_database(q), Ok(()), "{q}");
+    fn influxql_is_decided_on_both_influxql_paths_with_its_query_decoded() {
+        for path in ["/query", "/api/v3/query_influxql"] {
+            let message = operation(
+                "GET",
+                path,
+                "db=d&q=SELECT+*+FROM+%2F*%27*%2Fsecret..cpu%2F*%27*%2F",
+            )
+            .unwrap_err();
+            assert!(message.contains("qualified"), "{path}: {message}");
+            assert!(!message.contains("secret"), "{message}");
+            assert_eq!(
+                operation("GET", path, "db=d&q=SELECT+*+FROM+%2F%5Ecpu%2F"),
+                op(Action::Read, "d")
+            );
         }
-        let refused = [
-            ("SELECT * FROM \"secret\".\"autogen\".\"cpu\"", "qualified"),
-            ("SELECT * FROM secret..cpu", "qualified"),
-            ("SELECT * FROM secret.autogen.cpu", "qualified"),
-            ("SHOW MEASUREMENTS ON secret", "ON"),
-            ("show databases", "DATABASES"),
-            ("SELECT * INTO other FROM cpu", "INTO"),
-            ("DROP MEASUREMENT cpu", "DROP"),
-            ("SELECT 1; DELETE FROM cpu", "DELETE"),
-            ("CREATE USER x WITH PASSWORD 'y'", "CREATE"),
-        ];
-        for (q, found) in refused {
-            let message = influxql_stays_in_its_database(q).unwrap_err();
-            assert!(message.contains(found), "{q}: {message}");
+        // SQL is not InfluxQL.
+        assert_eq!(
+            operation("GET", "/api/v3/query_sql", "db=d&q=SELECT+*+FROM+a.b.c"),
+            op(Action::Read, "d")
+        );
+    }
+
+    #[test]
+    fn a_parameter_the_decision_reads_may_be_sent_once() {
+        for (method, path, query) in [
+            ("POST", "/write", "db=a&db=b"),
+            ("POST", "/write", "db=a&%64b=b"),
+            ("POST", "/write", "db=a&rp=x&rp=y"),
+            ("POST", "/api/v2/write", "bucket=a&bucket=b"),
+            ("GET", "/query", "db=a&q=SELECT+1&q=SHOW+DATABASES"),
+            (
+                "GET",
+                "/api/v3/query_influxql",
+                "db=a&q=SELECT+1&%71=SELECT+2",
+            ),
+        ] {
+            let message = operation(method, path, query).unwrap_err();
+            assert!(message.contains("more than once"), "{query}: {message}");
         }
-        let message = operation(
-            "GET",
-            "/query",
-            "db=d&q=SELECT+*+FROM+%22s%22.%22autogen%22.%22cpu%22",
-        )
-        .unwrap_err();
-        assert!(message.contains("qualified"), "{message}");
+        // Parameters the decision does not read may repeat.
+        assert_eq!(
+            operation("POST", "/write", "db=a&precision=s&precision=ns"),
+            op(Action::Write, "a")
+        );
     }
 
     #[test]

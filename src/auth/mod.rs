@@ -5,6 +5,7 @@
 pub mod credential;
 pub mod data_path;
 pub mod grant;
+pub mod influxql;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -939,3 +939,151 @@ async fn forward_auth_decides_only_what_the_url_fixes_and_refuses_a_client_s_add
         assert_eq!(status, StatusCode::NO_CONTENT, "{headers:?}: {body}");
     }
 }
+
+/// `q` as a URL's query carries it.
+fn encoded(q: &str) -> String {
+    form_urlencoded::byte_serialize(q.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn a_read_token_cannot_read_another_database_through_comments_regexes_or_a_second_statement()
+{
+    let server = TestServer::start(Engine::Sqlite).await;
+    let (_, token) = server
+        .create_token(json!([{"action": "read", "resource": "db1"}]))
+        .await;
+    let attacks = [
+        "SELECT * FROM /*'*/secret..cpu/*'*/",
+        "SELECT * FROM -- '\nsecret..cpu -- '",
+        "SHOW MEASUREMENTS /*'*/ ON secret /*'*/",
+        "SHOW /*'*/ DATABASES /*'*/",
+        "SELECT /*\"*/ * FROM secret.autogen.cpu",
+        "SELECT * FROM /'/; SELECT * FROM secret..cpu; SELECT * FROM /'/",
+    ];
+    let grafana = [
+        r#"SELECT mean("value") FROM "cpu" WHERE time >= now() - 1h AND "host" =~ /^server1$/ GROUP BY time(1m), "host" fill(null)"#,
+        "SELECT * FROM /^cpu/",
+        "SELECT * FROM cpu WHERE t = 'it''s'",
+        r#"SELECT * FROM "cpu.load""#,
+        r#"SHOW TAG VALUES WITH KEY = "host""#,
+        "SELECT 1.5 * value FROM cpu",
+        r#"SELECT * FROM "autogen"."cpu""#,
+    ];
+    for path in ["/query", "/api/v3/query_influxql"] {
+        for proxy in [Proxy::Nginx, Proxy::Envoy] {
+            for q in attacks {
+                let target = format!("{path}?db=db1&q={}", encoded(q));
+                let (status, headers, body) =
+                    ask(&server, proxy, "GET", &target, Some((&token, Form::Token))).await;
+                let message = assert_refusal(path, status, StatusCode::FORBIDDEN, &headers, &body);
+                assert!(
+                    message.contains("stays in ?db="),
+                    "{proxy:?} {path} {q}: {message}"
+                );
+                assert!(!message.contains("secret"), "{message}");
+            }
+            for q in grafana {
+                let target = format!("{path}?db=db1&q={}", encoded(q));
+                let (status, _, body) =
+                    ask(&server, proxy, "GET", &target, Some((&token, Form::Token))).await;
+                assert_eq!(
+                    status,
+                    StatusCode::NO_CONTENT,
+                    "{proxy:?} {path} {q}: {body}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_retention_policy_names_the_database_influxdb_3_writes_to_and_a_query_s_rp_none() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let (_, d_default) = server
+        .create_token(json!([{"action": "write", "resource": "d/default"}]))
+        .await;
+    let (_, d) = server
+        .create_token(json!([
+            {"action": "write", "resource": "d"},
+            {"action": "read", "resource": "d"}
+        ]))
+        .await;
+    let (_, d_weekly) = server
+        .create_token(json!([
+            {"action": "write", "resource": "d/weekly"},
+            {"action": "read", "resource": "d/weekly"}
+        ]))
+        .await;
+    let q = encoded("SELECT * FROM cpu");
+    let cases = [
+        // IOx writes rp=default (any case), autogen and '' into d itself.
+        (
+            &d_default,
+            "POST",
+            "/write?db=d&rp=default".to_owned(),
+            false,
+        ),
+        (&d, "POST", "/write?db=d&rp=default".to_owned(), true),
+        (&d, "POST", "/write?db=d&rp=Autogen".to_owned(), true),
+        (&d, "POST", "/write?db=d&rp=DEFAULT".to_owned(), true),
+        (&d, "POST", "/write?db=d&rp=''".to_owned(), true),
+        // Other retention policies are databases of their own, lowercased.
+        (&d_weekly, "POST", "/write?db=d&rp=Weekly".to_owned(), true),
+        (&d, "POST", "/write?db=d&rp=weekly".to_owned(), false),
+        // A query runs on d whatever its rp.
+        (
+            &d_weekly,
+            "GET",
+            format!("/query?db=d&rp=weekly&q={q}"),
+            false,
+        ),
+        (&d, "GET", format!("/query?db=d&rp=weekly&q={q}"), true),
+    ];
+    for (token, method, target, allowed) in cases {
+        let (status, _, body) = ask(
+            &server,
+            Proxy::Nginx,
+            method,
+            &target,
+            Some((token, Form::Token)),
+        )
+        .await;
+        let want = if allowed {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(status, want, "{method} {target}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_header_and_a_percent_encoded_p_naming_another_token_are_refused() {
+    let server = TestServer::start(Engine::Sqlite).await;
+    let (_, a) = server
+        .create_token(json!([{"action": "write", "resource": "db1"}]))
+        .await;
+    let (_, b) = server
+        .create_token(json!([{"action": "write", "resource": "*"}]))
+        .await;
+    for key in ["p", "%70"] {
+        let headers = vec![
+            ("authorization", format!("Token {a}")),
+            ("x-original-uri", format!("/write?db=db1&{key}={b}")),
+            ("x-original-method", "POST".to_owned()),
+        ];
+        let (status, _, body) = server.authz(Method::GET, "/authz", &headers).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{key}: {body}");
+        let message = body["error"].as_str().unwrap_or_default();
+        assert!(message.contains("name different tokens"), "{key}: {body}");
+        assert!(!message.contains(&b), "{body}");
+    }
+    // The same token in both places is one token.
+    let headers = vec![
+        ("authorization", format!("Token {a}")),
+        ("x-original-uri", format!("/write?db=db1&%70={a}")),
+        ("x-original-method", "POST".to_owned()),
+    ];
+    let (status, _, body) = server.authz(Method::GET, "/authz", &headers).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
