@@ -40,9 +40,9 @@ use crate::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::config::Config;
 use crate::connections::Slots;
 use crate::oauth::OAuth;
-use crate::state::{AppState, ClusterIds, MetricsToken};
+use crate::state::{AppState, ClusterIds, MetricsToken, Services};
 use crate::store::StoreError;
-use crate::telemetry::Metrics;
+use crate::telemetry::{LimitedLog, Metrics};
 use crate::token::hashing::{HashPool, PoolError};
 
 /// How long shutdown waits for the store's connections to close.
@@ -89,14 +89,15 @@ impl App {
         if let Some(oauth) = &oauth {
             oauth.spawn_key_maintenance(Duration::from_secs(config.oauth.jwks_refresh_seconds));
         }
-        let mut state = AppState::new(store, pool, oauth, config)?;
-        state.cluster = Arc::new(ClusterIds {
+        let mut services = Services::new(store, pool, oauth, config)?;
+        services.cluster = Arc::new(ClusterIds {
             account_id: config.account_id.clone(),
             cluster_id: config.cluster_id.clone(),
         });
         if let Some(path) = &config.metrics_token_file {
-            state.metrics_token = Some(MetricsToken::new(&read_metrics_token(path)?)?);
+            services.metrics_token = Some(MetricsToken::new(&read_metrics_token(path)?)?);
         }
+        let state = AppState::from(services);
         let users = config
             .users()
             .map_err(|e| LaunchError::Config(e.to_string()))?;
@@ -258,6 +259,7 @@ async fn accept<S>(
         limits.max_connections_per_client,
         limits.trusted_proxies.clone(),
     );
+    let over_share_log = LimitedLog::every(Duration::from_secs(10));
     tokio::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {
@@ -274,6 +276,15 @@ async fn accept<S>(
         };
         let Some(share) = slots.share(peer.ip()) else {
             refuse_over_share(&stream);
+            if let Some(suppressed) = over_share_log.may_log() {
+                tracing::warn!(
+                    client = %peer.ip(),
+                    limit = limits.max_connections_per_client,
+                    suppressed,
+                    "a client address holds its whole share of connections; new ones get 429. \
+                     If it is a proxy or a mesh sidecar, list it in [verify] trusted_proxies"
+                );
+            }
             continue;
         };
         let permit = match slots.try_slot() {

@@ -244,7 +244,7 @@ impl Default for Config {
             http_body_read_timeout_seconds: 30,
             http_max_connections: 4096,
             http_max_head_bytes: 64 * 1024,
-            http_max_connections_per_client: 256,
+            http_max_connections_per_client: 1024,
             http_first_byte_timeout_seconds: 5,
             http_unauthenticated_body_read_timeout_seconds: 5,
             argon2: Argon2Config {

@@ -22,9 +22,28 @@ use crate::token::hashing::HashPool;
 use crate::token::service::TokenService;
 use crate::verify::Verifier;
 
-/// Everything a handler needs; cheap to clone.
+/// Everything a handler needs, behind one reference count: axum clones the state for every
+/// extractor and middleware of every request, and a struct of services (each a struct of
+/// `Arc`s) made that a hundred contended atomic operations a request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+impl From<Services> for AppState {
+    fn from(services: Services) -> Self {
+        AppState(Arc::new(services))
+    }
+}
+
+/// The services and settings the state shares.
+pub struct Services {
     /// Only for readiness and shutdown: handlers reach the store through the services.
     store: Store,
     pub tokens: TokenService,
@@ -81,7 +100,7 @@ impl MetricsToken {
     }
 }
 
-impl AppState {
+impl Services {
     pub fn new(
         store: Store,
         pool: HashPool,
@@ -113,7 +132,7 @@ impl AppState {
         });
         let directory = Directory::new(store.clone());
         let trusted_proxies = Arc::new(config.verify.trusted_proxies.clone());
-        Ok(AppState {
+        Ok(Services {
             verifier: verifier.clone(),
             trusted_proxies,
             authenticator: Authenticator::new(verifier, oauth.clone(), directory.clone()),
@@ -152,5 +171,18 @@ impl AppState {
 
     pub(crate) async fn close_store(&self) {
         self.store.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloning_the_state_is_one_reference_count() {
+        assert_eq!(
+            std::mem::size_of::<AppState>(),
+            std::mem::size_of::<usize>()
+        );
     }
 }

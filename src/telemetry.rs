@@ -34,10 +34,22 @@ pub fn init(level: &str, format: LogFormat) {
 }
 
 /// Counters for `/metrics`, one registry per application (no process-wide recorder, so
-/// servers in one process, as in the tests, count apart).
+/// servers in one process, as in the tests, count apart). Behind one reference count:
+/// middleware clones it for every request.
 #[derive(Clone)]
-pub struct Metrics {
-    registry: Arc<Registry>,
+pub struct Metrics(Arc<Registered>);
+
+impl std::ops::Deref for Metrics {
+    type Target = Registered;
+
+    fn deref(&self) -> &Registered {
+        &self.0
+    }
+}
+
+/// The registry and the handles to what it holds.
+pub struct Registered {
+    registry: Registry,
     refusals: Family<RefusalLabels, Counter>,
     decisions: Family<DecisionLabels, Counter>,
     requests: Family<RequestLabels, Histogram>,
@@ -50,8 +62,8 @@ pub struct Metrics {
     hash_queued: Family<LaneLabels, Gauge>,
     cache_entries: Gauge,
     /// Read the hashing pool's load and the cache's size when `/metrics` is rendered.
-    gauges: Arc<std::sync::OnceLock<Box<dyn Fn() -> Readings + Send + Sync>>>,
-    refusal_log: Arc<LimitedLog>,
+    gauges: std::sync::OnceLock<Box<dyn Fn() -> Readings + Send + Sync>>,
+    refusal_log: LimitedLog,
 }
 
 /// What `/metrics` reads at render time.
@@ -108,13 +120,13 @@ const LATENCY_BUCKETS: [f64; 16] = [
 
 /// A log line written at most once per period, counting the occurrences not logged since:
 /// a flood must not become a flood of log lines.
-struct LimitedLog {
+pub struct LimitedLog {
     limiter: DefaultDirectRateLimiter,
     suppressed: AtomicU64,
 }
 
 impl LimitedLog {
-    fn every(period: Duration) -> Self {
+    pub fn every(period: Duration) -> Self {
         LimitedLog {
             limiter: RateLimiter::direct(
                 Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)),
@@ -124,7 +136,7 @@ impl LimitedLog {
     }
 
     /// `Some(occurrences not logged since the last line)` when a line may be written now.
-    fn may_log(&self) -> Option<u64> {
+    pub fn may_log(&self) -> Option<u64> {
         if self.limiter.check().is_ok() {
             Some(self.suppressed.swap(0, Ordering::Relaxed))
         } else {
@@ -244,8 +256,8 @@ impl Metrics {
             "argon2 hashes waiting for a thread, by lane",
             hash_queued.clone(),
         );
-        Metrics {
-            registry: Arc::new(registry),
+        Metrics(Arc::new(Registered {
+            registry,
             refusals,
             decisions,
             requests,
@@ -257,11 +269,9 @@ impl Metrics {
             hash_busy,
             hash_queued,
             cache_entries,
-            gauges: Arc::default(),
-            refusal_log: Arc::new(LimitedLog::every(Duration::from_secs(
-                REFUSAL_LOG_INTERVAL_SECONDS,
-            ))),
-        }
+            gauges: std::sync::OnceLock::new(),
+            refusal_log: LimitedLog::every(Duration::from_secs(REFUSAL_LOG_INTERVAL_SECONDS)),
+        }))
     }
 
     /// The counters the verified-token cache updates.

@@ -215,14 +215,19 @@ fn tokens(q: &str) -> Result<Vec<Token<'_>>, &'static str> {
     let mut out = Vec::new();
     // Whether the grammar expects an operand here, so that `/` opens a regex.
     let mut operand_next = true;
+    // A keyword run into a character outside every InfluxDB's keyword-follow set (` \n\t;(),=`):
+    // some versions read it as a name, after which `/` divides instead of opening a regex.
+    let mut keyword_run_on = false;
     let mut i = 0;
     while let Some(&c) = b.get(i) {
         let next = b.get(i + 1).copied();
         let (token, end, operand_after) = match c {
-            b' ' | b'\t' | b'\n' | b'\r' => {
+            b' ' | b'\t' | b'\n' => {
                 i += 1;
                 continue;
             }
+            // Whitespace to InfluxDB 3 but not after a keyword, and an error to 1.x.
+            b'\r' => return Err("a carriage return outside a string or comment"),
             b'-' if next == Some(b'-') => {
                 let end = b[i..]
                     .iter()
@@ -249,6 +254,9 @@ fn tokens(q: &str) -> Result<Vec<Token<'_>>, &'static str> {
                 let close = find(&b[i + 2..], b"*/").ok_or("an unterminated `/*` comment")?;
                 i += 2 + close + 2;
                 continue;
+            }
+            b'/' if operand_next && keyword_run_on => {
+                return Err("a keyword run into `/`, which InfluxDB versions split differently");
             }
             b'/' if operand_next => (Token::Literal, regex_end(b, i)?, false),
             b'\'' => (Token::Literal, quoted_end(b, i)?, false),
@@ -311,6 +319,8 @@ fn tokens(q: &str) -> Result<Vec<Token<'_>>, &'static str> {
             }
             _ => return Err("a character InfluxQL does not use outside strings and names"),
         };
+        keyword_run_on = matches!(token, Token::Word(w) if keyword(w).is_some())
+            && b.get(end).is_some_and(|c| !b" \n\t;(),=".contains(c));
         out.push(token);
         operand_next = operand_after;
         i = end;
@@ -352,17 +362,15 @@ fn quoted_end(b: &[u8], open: usize) -> Result<usize, &'static str> {
     }
 }
 
-/// Just past the regex opened at `open`: `\` escapes the next character; a newline or the
-/// end of the query is an error, as in InfluxQL.
+/// Just past the regex opened at `open`: `\/` is its only escape (any other `\` is itself,
+/// so in `\\/` the second escapes the `/`, as both InfluxDB parsers read it); a newline or
+/// the end of the query is an error, as in InfluxQL.
 fn regex_end(b: &[u8], open: usize) -> Result<usize, &'static str> {
     let mut i = open + 1;
     loop {
         match b.get(i) {
             None | Some(b'\n') => return Err("an unterminated regex"),
-            Some(b'\\') => match b.get(i + 1) {
-                None | Some(b'\n') => return Err("an unterminated regex"),
-                Some(_) => i += 2,
-            },
+            Some(b'\\') if b.get(i + 1) == Some(&b'/') => i += 2,
             Some(b'/') => return Ok(i + 1),
             Some(_) => i += 1,
         }
@@ -401,6 +409,9 @@ mod tests {
             "SELECT * FROM (SELECT max(v) FROM cpu) WHERE time > 10ms",
             "EXPLAIN ANALYZE SELECT * FROM cpu",
             "SELECT * FROM cpu WHERE host = $host",
+            r"SELECT * FROM cpu WHERE host =~ /^a\.b$/ AND p =~ /a\\\/b/",
+            "SELECT * FROM cpu GROUP BY /l/",
+            "SELECT * FROM cpu\nWHERE a = 1\n\tGROUP BY time(1m)",
             "",
             " ; ",
         ];
@@ -445,6 +456,25 @@ mod tests {
             ("SELECT * FROM cpu WHERE a = 'two\nlines'", "unterminated"),
             ("SELECT * FROM /*x*/ cpu", "`/*`"),
             ("SELECT * FROM cpu -- x\rSELECT", "carriage return"),
+            // Found by the outside review of the lexer: `\\/` inside a regex, and a keyword
+            // InfluxDB 3 reads as a name before a `/` that then divides.
+            (
+                r"SELECT * FROM /a\\/ WHERE x = '/; SELECT * FROM secret..cpu; SELECT * FROM /'/",
+                "qualified",
+            ),
+            (
+                r"SELECT * FROM cpu WHERE h =~ /a\\/ AND b = '/; SHOW DATABASES; SELECT /'/",
+                "DATABASES",
+            ),
+            (
+                "SELECT key\r/1, b FROM secret..cpu WHERE c = 1/1",
+                "carriage return",
+            ),
+            ("SELECT key/1, b FROM secret..cpu WHERE c = 1/1", "keyword"),
+            (
+                "SELECT key/**/ /1, b FROM secret..cpu WHERE c = 1/1",
+                "keyword",
+            ),
             ("SELECT * FROM cpu WHERE a = 1 # x", "character"),
             ("SELECT * FROM 'x'.cpu", "`.`"),
         ];
@@ -486,10 +516,15 @@ mod tests {
             .prop_map(|t| format!("'{}'", t.replace('\\', "\\\\").replace('\'', "\\'")))
     }
 
+    /// A regex as InfluxDB lexes it: `\/` its only escape, any other `\` itself.
     fn regex_literal() -> impl Strategy<Value = String> {
-        proptest::string::string_regex("[a-z '\"/*;.-]{0,10}")
+        proptest::string::string_regex("[a-z '\"/*;.\\\\-]{0,10}")
             .expect("regex")
-            .prop_map(|t| format!("/^{}/", t.replace('/', "\\/")))
+            .prop_map(|t| {
+                let t = t.replace('/', "\\/");
+                let tail = if t.ends_with('\\') { "x" } else { "" };
+                format!("/^{t}{tail}/")
+            })
     }
 
     fn quoted_name() -> impl Strategy<Value = String> {
@@ -534,8 +569,34 @@ mod tests {
         ]
     }
 
+    #[test]
+    fn a_keyword_run_into_a_division_never_hides_what_follows() {
+        for keyword in KEYWORDS {
+            for run_on in ["/", "/**/ /", "--x\n/", "\r/"] {
+                let q = format!("SELECT {keyword}{run_on}1, b FROM secret..cpu WHERE c = 1/1");
+                assert!(stays_in_database(&q).is_err(), "{q:?}");
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Text a lexer that let `\` escape any character would take for the end of a
+        /// regex, then for a string hiding the statements InfluxDB runs.
+        #[test]
+        fn a_backslash_in_a_regex_never_hides_a_statement(
+            t in proptest::string::string_regex("[a-z.^$*\\\\]{0,8}").expect("regex"),
+            statement in prop_oneof![
+                Just("SELECT * FROM secret..cpu"),
+                Just("SHOW DATABASES"),
+                Just("SHOW MEASUREMENTS ON secret"),
+                Just("DROP MEASUREMENT cpu"),
+            ],
+        ) {
+            let q = format!(r"SELECT * FROM /{t}\\/ WHERE x = '/; {statement}; SELECT * FROM /'/");
+            prop_assert!(stays_in_database(&q).is_err(), "{}", q);
+        }
 
         #[test]
         fn every_generated_grafana_like_statement_is_allowed(q in benign()) {

@@ -959,6 +959,10 @@ async fn a_read_token_cannot_read_another_database_through_comments_regexes_or_a
         "SHOW /*'*/ DATABASES /*'*/",
         "SELECT /*\"*/ * FROM secret.autogen.cpu",
         "SELECT * FROM /'/; SELECT * FROM secret..cpu; SELECT * FROM /'/",
+        // Found by a second review: a `\\/` in a regex, a keyword InfluxDB 3 reads as a name.
+        r"SELECT * FROM /a\\/ WHERE x = '/; SELECT * FROM secret..cpu; SELECT * FROM /'/",
+        "SELECT key\r/1, b FROM secret..cpu WHERE c = 1/1",
+        "SELECT key/1, b FROM secret..cpu WHERE c = 1/1",
     ];
     let grafana = [
         r#"SELECT mean("value") FROM "cpu" WHERE time >= now() - 1h AND "host" =~ /^server1$/ GROUP BY time(1m), "host" fill(null)"#,
