@@ -18,6 +18,7 @@ mod nginx;
 mod oauth;
 mod openapi;
 mod readme;
+mod rotation;
 mod schemathesis;
 mod security;
 mod store;
