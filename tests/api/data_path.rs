@@ -826,6 +826,41 @@ async fn with_stale_if_error_off_a_cached_token_past_its_ttl_needs_the_store() {
 }
 
 #[tokio::test]
+async fn with_stale_if_error_off_no_concurrent_check_is_answered_from_an_entry_past_its_ttl() {
+    let (proxy, server) = behind_cut_proxy(0).await;
+    let (_, token) = server
+        .create_token(json!([{"action": "write", "resource": "db"}]))
+        .await;
+    let check = || {
+        ask(
+            &server,
+            Proxy::Envoy,
+            "POST",
+            "/api/v2/write?bucket=db",
+            Some((&token, Form::Token)),
+        )
+    };
+    assert_eq!(check().await.0, StatusCode::NO_CONTENT);
+    // The entry was filled before that answer: its 1 s TTL ends before `stale_from`.
+    let stale_from = Instant::now() + Duration::from_millis(1050);
+    // Store reads now hang until the 1 s acquire timeout: a re-read takes that long.
+    proxy.stall();
+    // The TTL is wall-clock time (1 s at least): nothing to observe but its end.
+    tokio::time::sleep_until(stale_from.into()).await;
+    // Past the TTL, with no stale bound: one re-reads, and none of the others may answer
+    // from the entry meanwhile.
+    let answers = futures_util::future::join_all((0..16).map(|_| check())).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|(status, _, _)| *status).collect();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
+    proxy.restore();
+}
+
+#[tokio::test]
 async fn forward_auth_decides_only_what_the_url_fixes_and_refuses_a_client_s_added_headers() {
     let server = TestServer::start(Engine::Sqlite).await;
     let (_, token) = server
