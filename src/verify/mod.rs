@@ -187,6 +187,15 @@ impl Verifier {
             Ok(entry) => return self.decide_cached(&entry, &digest, client),
             Err(guard) => guard,
         };
+        // Waiting for the guard, the caller may have seen others' failures use the limit up,
+        // or find the id unknown: asked again, so a queue of wrong secrets runs no argon2.
+        if let Some(wait) = inner.limits.retry_after(client, Some(key)) {
+            return Err(Rejection::RateLimited(wait));
+        }
+        if inner.cache.known_unknown(key, now) {
+            inner.limits.failed(client, None);
+            return Err(Rejection::NotFound);
+        }
         let generation = inner.cache.generation();
         let Some(stored) = inner.store.find_token(&id).await? else {
             inner.cache.remember_unknown(key, now, generation);
