@@ -24,7 +24,7 @@ pub use audit::AuditStore;
 pub use engine::Engine;
 pub use error::{OnConstraint, StoreError, constraint};
 pub use tenants::{Deleted, TenantStore};
-pub use tokens::{OwnedTokens, Page, Revocation, TokenStore};
+pub use tokens::{NotRotatable, OwnedTokens, Page, Revocation, Rotation, TokenStore};
 pub use users::UserStore;
 
 /// Every aggregate's store, as one handle.

@@ -19,6 +19,30 @@ pub enum Revocation {
     NotFound,
 }
 
+/// What a rotation did.
+#[derive(Debug)]
+pub enum Rotation {
+    /// The successor, and the old token as it now stands.
+    Rotated {
+        created: Token,
+        old: Token,
+    },
+    /// The old token exists but may not be rotated; nothing was written.
+    Refused(NotRotatable),
+    NotFound,
+}
+
+/// Why a token may not be rotated: a successor would revive it, or be a second one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRotatable {
+    AlreadyRotated,
+    Revoked,
+    Expired,
+    Inactive,
+    /// Its v2 user is inactive or deleted, or its org deleted.
+    OwnerUnusable,
+}
+
 /// Which v2 authorizations to list; `None` filters nothing.
 #[derive(Debug, Default)]
 pub struct OwnedTokens<'a> {
@@ -99,10 +123,10 @@ pub trait TokenStore: Send + Sync {
         page: Page<'_>,
     ) -> Result<Vec<Token>, StoreError>;
 
-    /// Rotation, in one transaction: stores `new` and makes the live database token `old`
-    /// expire at `old_expires_at` when that is earlier than its own expiry (revoked instead
-    /// when `revoke` is set), with both audit entries. `None` when `old` is not a live
-    /// database token.
+    /// Rotation, in one transaction: stores `new` (which carries `old`'s v2 owner) and makes
+    /// the database token `old` expire at `old_expires_at` when that is earlier than its own
+    /// expiry (revoked instead when `revoke` is set), with both audit entries. Only a usable
+    /// token never rotated before is rotated, so of concurrent rotations exactly one wins.
     async fn rotate_token(
         &self,
         old: &TokenId,
@@ -111,7 +135,7 @@ pub trait TokenStore: Send + Sync {
         revoke: bool,
         audit_old: &AuditEvent,
         audit_new: &AuditEvent,
-    ) -> Result<Option<(Token, Token)>, StoreError>;
+    ) -> Result<Rotation, StoreError>;
 
     /// Records when each token was last used (written behind, one statement per batch); a
     /// later time already stored is kept.
@@ -247,6 +271,38 @@ where
     .fetch_one(executor)
     .await?;
     Token::try_from(row)
+}
+
+/// Why the database token `id` was not rotated at `now`; `None` when there is none.
+async fn not_rotatable<'c, E: Engine>(
+    executor: impl Executor<'c, Database = E>,
+    id: &TokenId,
+    now: OffsetDateTime,
+) -> Result<Option<NotRotatable>, StoreError>
+where
+    for<'q> &'q str: sqlx::Encode<'q, E> + sqlx::Type<E>,
+    OffsetDateTime: for<'q> sqlx::Encode<'q, E> + sqlx::Type<E>,
+    i64: for<'r> sqlx::Decode<'r, E> + sqlx::Type<E>,
+    usize: sqlx::ColumnIndex<E::Row>,
+{
+    // Told in this order: a zero-grace rotation also revokes, and is told as a rotation.
+    let why: Option<i64> = sqlx::query_scalar(
+        "SELECT CAST(CASE WHEN rotated_at IS NOT NULL THEN 0 WHEN revoked_at IS NOT NULL THEN 1 \
+         WHEN expires_at IS NOT NULL AND expires_at <= $2 THEN 2 \
+         WHEN status <> 'active' THEN 3 ELSE 0 END AS BIGINT) \
+         FROM tokens WHERE id = $1 AND kind = 'database' AND NOT operator",
+    )
+    .bind(id.as_str())
+    .bind(now)
+    .fetch_optional(executor)
+    .await?;
+    Ok(why.map(|why| match why {
+        1 => NotRotatable::Revoked,
+        2 => NotRotatable::Expired,
+        3 => NotRotatable::Inactive,
+        // 0, and a row the UPDATE should have matched: a refusal is the safe reading.
+        _ => NotRotatable::AlreadyRotated,
+    }))
 }
 
 /// Whether an operator token was ever minted (revoked ones count).
@@ -533,16 +589,47 @@ where
         revoke: bool,
         audit_old: &AuditEvent,
         audit_new: &AuditEvent,
-    ) -> Result<Option<(Token, Token)>, StoreError> {
+    ) -> Result<Rotation, StoreError> {
         let mut tx = E::begin_write(&self.pool).await?;
-        // The UPDATE takes the row lock on PostgreSQL (SQLite's write lock is already held),
-        // so two rotations of one token cannot both succeed.
+        // As for a new v2 authorization: the owners are share-locked on PostgreSQL, so a
+        // concurrent delete waits and then revokes the successor too.
+        if let Some(user_id) = &new.user_id {
+            let status: Option<String> = sqlx::query_scalar(if E::SHARE_ROWS {
+                "SELECT status FROM v2_users WHERE id = $1 FOR SHARE"
+            } else {
+                "SELECT status FROM v2_users WHERE id = $1"
+            })
+            .bind(user_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if status.as_deref() != Some(Status::Active.as_str()) {
+                return Ok(Rotation::Refused(NotRotatable::OwnerUnusable));
+            }
+        }
+        if let Some(org_id) = &new.org_id {
+            let org: Option<String> = sqlx::query_scalar(if E::SHARE_ROWS {
+                "SELECT id FROM orgs WHERE id = $1 FOR SHARE"
+            } else {
+                "SELECT id FROM orgs WHERE id = $1"
+            })
+            .bind(org_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if org.is_none() {
+                return Ok(Rotation::Refused(NotRotatable::OwnerUnusable));
+            }
+        }
+        // The UPDATE takes the row lock on PostgreSQL (SQLite's write lock is already held);
+        // a rotation that waited on it re-checks `rotated_at` and matches nothing.
         let rotated: Option<TokenRow> = sqlx::query_as(concat!(
             "UPDATE tokens SET \
              expires_at = CASE WHEN $3 THEN expires_at \
              WHEN expires_at IS NULL OR expires_at > $2 THEN $2 ELSE expires_at END, \
-             revoked_at = CASE WHEN $3 THEN $4 ELSE revoked_at END, updated_at = $4 \
-             WHERE id = $1 AND kind = 'database' AND revoked_at IS NULL AND NOT operator RETURNING ",
+             revoked_at = CASE WHEN $3 THEN $4 ELSE revoked_at END, \
+             rotated_at = $4, updated_at = $4 \
+             WHERE id = $1 AND kind = 'database' AND NOT operator AND revoked_at IS NULL \
+             AND rotated_at IS NULL AND status = 'active' \
+             AND (expires_at IS NULL OR expires_at > $4) RETURNING ",
             columns!()
         ))
         .bind(old.as_str())
@@ -552,8 +639,9 @@ where
         .fetch_optional(&mut *tx)
         .await?;
         let Some(rotated) = rotated else {
+            let why = not_rotatable(&mut *tx, old, audit_old.at).await?;
             tx.commit().await?;
-            return Ok(None);
+            return Ok(why.map_or(Rotation::NotFound, Rotation::Refused));
         };
         let created = insert(&mut *tx, new).await?;
         audit::append(&mut *tx, audit_old).await?;
@@ -561,7 +649,10 @@ where
         let rotated = Token::try_from(rotated)?;
         self.commit_changes(tx, std::slice::from_ref(&rotated.id))
             .await?;
-        Ok(Some((created, rotated)))
+        Ok(Rotation::Rotated {
+            created,
+            old: rotated,
+        })
     }
 
     async fn touch_tokens(&self, uses: &[(TokenId, OffsetDateTime)]) -> Result<(), StoreError> {

@@ -6,13 +6,13 @@ use time::OffsetDateTime;
 
 use super::format::{self, MintedToken};
 use super::hashing::HashPool;
-use super::model::{NewToken, Token, TokenId, TokenKind};
+use super::model::{NewToken, Token, TokenId, TokenKind, Unusable};
 use super::permission::{Action, Permission};
 use super::rules;
 use crate::audit::{AuditAction, AuditEvent, Origin};
 use crate::error::Error;
 use crate::identity::Principal;
-use crate::store::{OnConstraint, Page, Revocation, Store, constraint};
+use crate::store::{NotRotatable, OnConstraint, Page, Revocation, Rotation, Store, constraint};
 
 /// A request for a database token, as any API phrases it.
 pub struct DatabaseTokenRequest {
@@ -278,9 +278,11 @@ impl TokenService {
 }
 
 impl TokenService {
-    /// A new database token with `id`'s permissions and description; `id` then expires when
-    /// `grace` ends (or at its own earlier expiry), or is revoked at once for a zero grace.
-    /// One transaction: both tokens work during the grace, and no window refuses writes.
+    /// A new database token with `id`'s permissions, description and v2 owner; `id` then
+    /// expires when `grace` ends (or at its own earlier expiry), or is revoked at once for a
+    /// zero grace. One transaction: both tokens work during the grace, and no window refuses
+    /// writes. Only a usable token that was never rotated can be (409 otherwise): a successor
+    /// must not revive what was disabled, and one token has at most one successor.
     #[instrument(skip_all, fields(token_id = %id))]
     pub async fn rotate(
         &self,
@@ -289,8 +291,19 @@ impl TokenService {
         id: &TokenId,
         grace: time::Duration,
     ) -> Result<(Token, MintedToken, Token), Error> {
-        let old = self.get(TokenKind::Database, id, false).await?;
+        let old = self.get(TokenKind::Database, id, true).await?;
         let now = super::model::now();
+        // Refused before the argon2 hash of a successor that could not be stored; a revoked
+        // token is left to the store, which tells whether a rotation revoked it.
+        let refused = match old.unusable_at(now) {
+            Some(Unusable::Expired) => Some(NotRotatable::Expired),
+            Some(Unusable::Inactive) => Some(NotRotatable::Inactive),
+            Some(Unusable::OwnerInactive) => Some(NotRotatable::OwnerUnusable),
+            Some(Unusable::Revoked) | None => None,
+        };
+        if let Some(why) = refused {
+            return Err(not_rotatable(why));
+        }
         let (new, minted) = self
             .mint(
                 TokenKind::Database,
@@ -302,13 +315,15 @@ impl TokenService {
             .await?;
         let new = NewToken {
             created_by: Some(actor.creator()),
+            user_id: old.user_id.clone(),
+            org_id: old.org_id.clone(),
             ..new
         };
         let audit_old =
             AuditEvent::new(actor.actor(), AuditAction::TokenRotate, origin).target(id.to_string());
         let audit_new = AuditEvent::new(actor.actor(), AuditAction::TokenCreate, origin)
             .target(new.id.to_string());
-        let (created, rotated) = self
+        let rotation = self
             .store
             .rotate_token(
                 id,
@@ -321,11 +336,30 @@ impl TokenService {
             .await
             .on_constraint(constraint::TOKENS_PKEY, || {
                 "the token already exists".into()
-            })?
-            .ok_or(not_found())?;
-        tracing::info!(new_token_id = %created.id, "token rotated");
-        Ok((created, minted, rotated))
+            })?;
+        match rotation {
+            Rotation::Rotated { created, old } => {
+                tracing::info!(new_token_id = %created.id, "token rotated");
+                Ok((created, minted, old))
+            }
+            Rotation::Refused(why) => Err(not_rotatable(why)),
+            Rotation::NotFound => Err(not_found()),
+        }
     }
+}
+
+fn not_rotatable(why: NotRotatable) -> Error {
+    Error::conflict(match why {
+        NotRotatable::AlreadyRotated => {
+            "the token was already rotated; rotate its successor instead"
+        }
+        NotRotatable::Revoked => "the token is revoked; a revoked token cannot be rotated",
+        NotRotatable::Expired => "the token has expired; an expired token cannot be rotated",
+        NotRotatable::Inactive => "the token is inactive; activate it before rotating it",
+        NotRotatable::OwnerUnusable => {
+            "the token's v2 user is inactive or deleted, or its org deleted; it cannot be rotated"
+        }
+    })
 }
 
 fn not_found() -> Error {

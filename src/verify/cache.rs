@@ -7,7 +7,7 @@
 //! `stale_if_error_seconds`, so they can still answer while the store is unreachable.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use quick_cache::sync::{Cache, PlaceholderGuard};
@@ -28,8 +28,9 @@ pub struct Entry {
     usable_until: Instant,
     /// Until then a re-read that finds the same hash renews the entry with no argon2.
     refreshable_until: Instant,
-    /// One caller at a time re-reads a stale entry; the others answer from it meanwhile.
-    refreshing: AtomicBool,
+    /// One caller at a time re-reads a stale entry; the others answer from it meanwhile
+    /// within `stale_if_error_seconds`, and past that wait for the re-read.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl Entry {
@@ -50,18 +51,17 @@ impl Entry {
     /// Makes this caller the one that re-reads the stale entry, if no other is: the claim
     /// ends when dropped (a re-read that failed, or whose caller went away, frees it).
     pub fn claim_refresh(&self) -> Option<RefreshClaim<'_>> {
-        (!self.refreshing.swap(true, Ordering::AcqRel)).then_some(RefreshClaim(self))
+        self.refreshing.try_lock().ok()
+    }
+
+    /// Waits until no caller holds the claim (its re-read has ended, however it ended).
+    pub async fn refreshed(&self) {
+        drop(self.refreshing.lock().await);
     }
 }
 
 /// One caller's right to re-read a stale entry.
-pub struct RefreshClaim<'a>(&'a Entry);
-
-impl Drop for RefreshClaim<'_> {
-    fn drop(&mut self) {
-        self.0.refreshing.store(false, Ordering::Release);
-    }
-}
+pub type RefreshClaim<'a> = tokio::sync::MutexGuard<'a, ()>;
 
 /// What the cache holds for a token id, as of `now`.
 pub enum Lookup {
@@ -168,7 +168,7 @@ impl TokenCache {
             fresh_until,
             usable_until: fresh_until + self.stale,
             refreshable_until: fresh_until + self.stale.max(self.ttl),
-            refreshing: AtomicBool::new(false),
+            refreshing: tokio::sync::Mutex::new(()),
         })
     }
 

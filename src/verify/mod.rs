@@ -22,6 +22,9 @@ use cache::{Entry, Lookup, TokenCache};
 use last_used::LastUsed;
 use limits::FailureLimits;
 
+/// How long a caller waits for another's re-read of a stale entry it may not answer from.
+const REFRESH_WAIT: Duration = Duration::from_secs(1);
+
 /// Why a presented token was not accepted. None of these carry the token.
 #[derive(Debug, thiserror::Error)]
 pub enum Rejection {
@@ -123,29 +126,52 @@ impl Verifier {
             return Err(Rejection::NotFound);
         }
         let digest = inner.cache.digest(presented);
-        let now = Instant::now();
-        match inner.cache.lookup(key, now) {
-            Lookup::Fresh(entry) => {
-                inner.cache.counters().hits.inc();
-                return self.decide_cached(&entry, &digest, client);
-            }
-            Lookup::Stale(entry) => {
-                if !entry.matches(&digest) {
+        let mut waited = false;
+        let now = loop {
+            let now = Instant::now();
+            let entry = match inner.cache.lookup(key, now) {
+                Lookup::Fresh(entry) => {
+                    inner.cache.counters().hits.inc();
                     return self.decide_cached(&entry, &digest, client);
                 }
-                let Some(_claim) = entry.claim_refresh() else {
-                    // Another caller is re-reading it; until it has, this answer stands.
+                Lookup::Stale(entry) => entry,
+                Lookup::Missing => break now,
+            };
+            if !entry.matches(&digest) {
+                return self.decide_cached(&entry, &digest, client);
+            }
+            let Some(_claim) = entry.claim_refresh() else {
+                // Another caller is re-reading it: meanwhile the entry answers only within
+                // the stale bound; past it, the re-read does (once: a second wait means the
+                // store is failing, which the re-reader's answer already told).
+                if entry.serves_stale(now) {
                     inner.cache.counters().hits.inc();
                     return self.decide(&entry.token);
-                };
-                // The holder of the secret re-reads: no failure limit applies to it.
-                inner.cache.counters().misses.inc();
-                if let Some(answer) = self.refresh(key, &entry, now).await {
-                    return answer;
                 }
+                if waited {
+                    return Err(Rejection::Unavailable(
+                        "a cached token could not be confirmed by the store".into(),
+                    ));
+                }
+                // Bounded: a store that hangs must not hold every caller of a hot token.
+                if tokio::time::timeout(REFRESH_WAIT, entry.refreshed())
+                    .await
+                    .is_err()
+                {
+                    return Err(Rejection::Unavailable(
+                        "a cached token's re-read did not end in time".into(),
+                    ));
+                }
+                waited = true;
+                continue;
+            };
+            // The holder of the secret re-reads: no failure limit applies to it.
+            inner.cache.counters().misses.inc();
+            if let Some(answer) = self.refresh(key, &entry, now).await {
+                return answer;
             }
-            Lookup::Missing => {}
-        }
+            break now;
+        };
         if let Some(wait) = inner.limits.retry_after(client, Some(key)) {
             return Err(Rejection::RateLimited(wait));
         }
@@ -161,6 +187,15 @@ impl Verifier {
             Ok(entry) => return self.decide_cached(&entry, &digest, client),
             Err(guard) => guard,
         };
+        // Waiting for the guard, the caller may have seen others' failures use the limit up,
+        // or find the id unknown: asked again, so a queue of wrong secrets runs no argon2.
+        if let Some(wait) = inner.limits.retry_after(client, Some(key)) {
+            return Err(Rejection::RateLimited(wait));
+        }
+        if inner.cache.known_unknown(key, now) {
+            inner.limits.failed(client, None);
+            return Err(Rejection::NotFound);
+        }
         let generation = inner.cache.generation();
         let Some(stored) = inner.store.find_token(&id).await? else {
             inner.cache.remember_unknown(key, now, generation);

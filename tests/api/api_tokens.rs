@@ -459,11 +459,14 @@ on_both_engines! {
         assert_eq!(status, StatusCode::OK, "{rotated}");
         assert_eq!(server.authorize(&token, ask.clone()).await["reason"], "revoked");
         assert_eq!(server.authorize(rotated["accessToken"].as_str().unwrap(), ask).await["valid"], true);
-        // Rotating it again: it is no longer live.
+        // Rotating it again: it already has its successor.
         let (status, _, body) = server
             .request(Method::POST, &format!("/api/v0/tokens/{id}/rotate"), Credential::Operator, Some(json!({})))
             .await;
-        assert_eq!((status, body["message"].as_str()), (StatusCode::NOT_FOUND, Some("token not found")));
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (StatusCode::CONFLICT, Some("conflict: the token was already rotated; rotate its successor instead"))
+        );
     }
 
     async fn a_rotation_with_a_bad_grace_or_for_a_missing_token_is_refused_and_changes_nothing(server: TestServer) {

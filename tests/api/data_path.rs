@@ -324,6 +324,43 @@ on_both_engines! {
 }
 
 #[tokio::test]
+async fn concurrent_wrong_secrets_for_one_id_run_argon2_no_more_than_its_failure_limit() {
+    const LIMIT: u32 = 5;
+    let db = TestDatabase::new(Engine::Sqlite).await;
+    let server = TestServer::start_with(db, |config| {
+        config.verify.failures_per_address_per_minute = 100_000;
+        config.verify.failures_per_token_per_minute = LIMIT;
+    })
+    .await;
+    let (_, token) = server
+        .create_token(json!([{"action": "write", "resource": "db"}]))
+        .await;
+    let wrong = with_wrong_secret(&token);
+    let before = server.metric("tollgate_argon2_verifications_total").await;
+    // 32 connections at once: all pass the limit on arrival and queue on the id's miss.
+    let answers = futures_util::future::join_all((0..32).map(|_| {
+        ask(
+            &server,
+            Proxy::Envoy,
+            "POST",
+            "/api/v2/write?bucket=db",
+            Some((&wrong, Form::Token)),
+        )
+    }))
+    .await;
+    let runs = server.metric("tollgate_argon2_verifications_total").await - before;
+    let limited = answers
+        .iter()
+        .filter(|(status, _, _)| *status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(
+        runs <= f64::from(LIMIT + 1),
+        "{runs} argon2 runs for a limit of {LIMIT}"
+    );
+    assert_eq!(limited as f64, 32.0 - runs, "every other attempt hears 429");
+}
+
+#[tokio::test]
 async fn a_flood_of_failures_from_one_client_becomes_429_while_cached_valid_tokens_pass() {
     let db = TestDatabase::new(Engine::Sqlite).await;
     let server = TestServer::start_with(db, |config| {
@@ -822,6 +859,41 @@ async fn with_stale_if_error_off_a_cached_token_past_its_ttl_needs_the_store() {
     let (status, headers, body) = check().await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(headers["retry-after"], "1");
+    proxy.restore();
+}
+
+#[tokio::test]
+async fn with_stale_if_error_off_no_concurrent_check_is_answered_from_an_entry_past_its_ttl() {
+    let (proxy, server) = behind_cut_proxy(0).await;
+    let (_, token) = server
+        .create_token(json!([{"action": "write", "resource": "db"}]))
+        .await;
+    let check = || {
+        ask(
+            &server,
+            Proxy::Envoy,
+            "POST",
+            "/api/v2/write?bucket=db",
+            Some((&token, Form::Token)),
+        )
+    };
+    assert_eq!(check().await.0, StatusCode::NO_CONTENT);
+    // The entry was filled before that answer: its 1 s TTL ends before `stale_from`.
+    let stale_from = Instant::now() + Duration::from_millis(1050);
+    // Store reads now hang until the 1 s acquire timeout: a re-read takes that long.
+    proxy.stall();
+    // The TTL is wall-clock time (1 s at least): nothing to observe but its end.
+    tokio::time::sleep_until(stale_from.into()).await;
+    // Past the TTL, with no stale bound: one re-reads, and none of the others may answer
+    // from the entry meanwhile.
+    let answers = futures_util::future::join_all((0..16).map(|_| check())).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|(status, _, _)| *status).collect();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
     proxy.restore();
 }
 

@@ -19,6 +19,7 @@ mod nginx;
 mod oauth;
 mod openapi;
 mod readme;
+mod rotation;
 mod schemathesis;
 mod security;
 mod store;

@@ -414,8 +414,9 @@ pub struct RotateTokenBody {
     pub grace_seconds: Option<u64>,
 }
 
-/// Rotate a database token: a new token with the same permissions and description, and the
-/// old one expiring when the grace period ends, in one transaction.
+/// Rotate a database token: a new token with the same permissions, description and v2 owner,
+/// and the old one expiring when the grace period ends, in one transaction. Only a usable
+/// token that was never rotated can be.
 #[utoipa::path(
     post, path = "/api/v0/tokens/{id}/rotate", tag = "database tokens",
     params(("id" = String, Path, description = "16 lowercase hex characters", pattern = "^[0-9a-f]{16}$")),
@@ -424,7 +425,8 @@ pub struct RotateTokenBody {
         (status = 200, description = "The new token; `accessToken` is shown only now", body = TokenView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
-        (status = 404, description = "No live database token with this id", body = ErrorBody),
+        (status = 404, description = "No database token with this id", body = ErrorBody),
+        (status = 409, description = "The token is not usable (inactive, expired, revoked, its v2 owner inactive or deleted) or was already rotated", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),

@@ -1,5 +1,6 @@
 //! A TCP proxy in front of PostgreSQL that a test can cut (every connection dropped, new
-//! ones refused) and restore: the store becoming unreachable, as a partition would make it.
+//! ones refused) or stall (every connection dropped, new ones accepted and never answered)
+//! and restore: the store becoming unreachable, as a partition would make it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use tokio::sync::watch;
 pub struct CutProxy {
     pub address: SocketAddr,
     cut: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
     /// Bumped on every cut: live connections watch it and drop.
     cuts: watch::Sender<u64>,
 }
@@ -21,8 +23,10 @@ impl CutProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let address = listener.local_addr().expect("proxy address");
         let cut = Arc::new(AtomicBool::new(false));
+        let stalled = Arc::new(AtomicBool::new(false));
         let (cuts, _) = watch::channel(0u64);
-        let (accept_cut, accept_cuts) = (cut.clone(), cuts.clone());
+        let (accept_cut, accept_stalled, accept_cuts) =
+            (cut.clone(), stalled.clone(), cuts.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 if accept_cut.load(Ordering::SeqCst) {
@@ -30,6 +34,14 @@ impl CutProxy {
                     continue;
                 }
                 let mut cut_signal = accept_cuts.subscribe();
+                if accept_stalled.load(Ordering::SeqCst) {
+                    // Held open, never answered, until the next cut or restore.
+                    tokio::spawn(async move {
+                        let _held = client;
+                        let _ = cut_signal.changed().await;
+                    });
+                    continue;
+                }
                 let upstream = upstream.clone();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(&upstream).await else {
@@ -43,7 +55,12 @@ impl CutProxy {
                 });
             }
         });
-        CutProxy { address, cut, cuts }
+        CutProxy {
+            address,
+            cut,
+            stalled,
+            cuts,
+        }
     }
 
     /// Drops every connection and refuses new ones.
@@ -52,8 +69,17 @@ impl CutProxy {
         self.cuts.send_modify(|n| *n += 1);
     }
 
+    /// Drops every connection; new ones are accepted and never answered, as behind a
+    /// partition that drops packets.
+    pub fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
+    }
+
     pub fn restore(&self) {
         self.cut.store(false, Ordering::SeqCst);
+        self.stalled.store(false, Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
     }
 }
 
