@@ -24,8 +24,8 @@ pub enum Revocation {
 pub enum Rotation {
     /// The successor, and the old token as it now stands.
     Rotated {
-        created: Token,
-        old: Token,
+        created: Box<Token>,
+        old: Box<Token>,
     },
     /// The old token exists but may not be rotated; nothing was written.
     Refused(NotRotatable),
@@ -650,8 +650,8 @@ where
         self.commit_changes(tx, std::slice::from_ref(&rotated.id))
             .await?;
         Ok(Rotation::Rotated {
-            created,
-            old: rotated,
+            created: Box::new(created),
+            old: Box::new(rotated),
         })
     }
 

@@ -340,7 +340,7 @@ impl TokenService {
         match rotation {
             Rotation::Rotated { created, old } => {
                 tracing::info!(new_token_id = %created.id, "token rotated");
-                Ok((created, minted, old))
+                Ok((*created, minted, *old))
             }
             Rotation::Refused(why) => Err(not_rotatable(why)),
             Rotation::NotFound => Err(not_found()),
