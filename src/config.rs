@@ -193,6 +193,8 @@ pub struct VerifyConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How often last-use times are written, in one statement per batch.
     pub last_used_flush_seconds: u64,
+    /// Store reads per second, for the whole replica, of token ids it does not know exist.
+    pub unknown_id_reads_per_second: u32,
 }
 
 /// CIDRs, where a bare address stands for itself (`10.0.0.1` = `10.0.0.1/32`).
@@ -224,6 +226,7 @@ impl Default for VerifyConfig {
             failures_per_token_per_minute: 30,
             trusted_proxies: Vec::new(),
             last_used_flush_seconds: 60,
+            unknown_id_reads_per_second: 50,
         }
     }
 }
@@ -439,6 +442,10 @@ impl Config {
             (
                 "verify.last_used_flush_seconds",
                 verify.last_used_flush_seconds,
+            ),
+            (
+                "verify.unknown_id_reads_per_second",
+                u64::from(verify.unknown_id_reads_per_second),
             ),
         ] {
             if value == 0 {

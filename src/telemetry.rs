@@ -84,6 +84,10 @@ pub struct CacheCounters {
     pub invalidations: Counter,
     pub listener_reconnects: Counter,
     pub argon2_verifications: Counter,
+    /// Token reads the verifier made (misses past every limit, and re-reads).
+    pub store_reads: Counter,
+    /// Ids outside the known set refused because the replica's budget was spent.
+    pub unknown_budget_spent: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -216,7 +220,7 @@ impl Metrics {
             ),
             (
                 "verify_invalidations",
-                "Token ids invalidated by another replica's change notification",
+                "Token ids invalidated (or created) by another replica's change notification",
                 &cache.invalidations,
             ),
             (
@@ -228,6 +232,16 @@ impl Metrics {
                 "argon2_verifications",
                 "argon2id verifications of presented tokens",
                 &cache.argon2_verifications,
+            ),
+            (
+                "verify_store_reads",
+                "Token reads from the store by the verifier (misses and re-reads)",
+                &cache.store_reads,
+            ),
+            (
+                "verify_unknown_budget_refusals",
+                "Token ids not known to exist, refused unread: the replica's budget for reading them was spent",
+                &cache.unknown_budget_spent,
             ),
         ] {
             registry.register(name, help, counter.clone());

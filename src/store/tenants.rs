@@ -220,7 +220,8 @@ where
         insert_org(&mut *tx, org).await?;
         let token = tokens::insert(&mut *tx, token).await?;
         audit::append(&mut *tx, audit).await?;
-        tx.commit().await?;
+        self.commit_changes(tx, std::slice::from_ref(&token.id))
+            .await?;
         Ok(Some(token))
     }
 

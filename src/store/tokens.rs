@@ -65,6 +65,9 @@ pub trait TokenStore: Send + Sync {
     /// The token with its v2 owner's state.
     async fn find_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError>;
 
+    /// Every token id, revoked ones too: what the verifier may read without a budget.
+    async fn token_ids(&self) -> Result<Vec<TokenId>, StoreError>;
+
     /// Tokens of `kind` (never the operator's), ordered by id, one page.
     async fn list_tokens(
         &self,
@@ -367,8 +370,17 @@ where
         let mut tx = E::begin_write(&self.pool).await?;
         let token = insert(&mut *tx, token).await?;
         audit::append(&mut *tx, audit).await?;
-        tx.commit().await?;
+        // Announced, so that every replica knows the id exists.
+        self.commit_changes(tx, std::slice::from_ref(&token.id))
+            .await?;
         Ok(token)
+    }
+
+    async fn token_ids(&self) -> Result<Vec<TokenId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM tokens")
+            .fetch_all(&self.pool)
+            .await?;
+        super::stored_token_ids(&ids)
     }
 
     async fn find_token(&self, id: &TokenId) -> Result<Option<Token>, StoreError> {
@@ -474,7 +486,8 @@ where
         }
         insert(&mut *tx, operator).await?;
         audit::append(&mut *tx, audit).await?;
-        tx.commit().await?;
+        self.commit_changes(tx, std::slice::from_ref(&operator.id))
+            .await?;
         Ok(true)
     }
 
@@ -494,7 +507,8 @@ where
         insert(&mut *tx, operator).await?;
         audit::append(&mut *tx, audit).await?;
         let revoked = stored_token_ids(&revoked)?;
-        self.commit_changes(tx, &revoked).await?;
+        let changed: Vec<TokenId> = revoked.iter().chain([&operator.id]).cloned().collect();
+        self.commit_changes(tx, &changed).await?;
         Ok(revoked)
     }
 
@@ -530,7 +544,8 @@ where
         }
         let token = insert(&mut *tx, token).await?;
         audit::append(&mut *tx, audit).await?;
-        tx.commit().await?;
+        self.commit_changes(tx, std::slice::from_ref(&token.id))
+            .await?;
         Ok(Some(token))
     }
 
@@ -647,7 +662,7 @@ where
         audit::append(&mut *tx, audit_old).await?;
         audit::append(&mut *tx, audit_new).await?;
         let rotated = Token::try_from(rotated)?;
-        self.commit_changes(tx, std::slice::from_ref(&rotated.id))
+        self.commit_changes(tx, &[rotated.id.clone(), created.id.clone()])
             .await?;
         Ok(Rotation::Rotated {
             created: Box::new(created),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use quick_cache::sync::{Cache, PlaceholderGuard};
 use quick_cache::{DefaultHashBuilder, Lifecycle, UnitWeighter};
 
+use super::known::KnownIds;
 use crate::config::VerifyConfig;
 use crate::store::TokenChanges;
 use crate::telemetry::CacheCounters;
@@ -104,6 +105,7 @@ pub struct TokenCache {
     stale: Duration,
     unknown_ttl: Duration,
     counters: CacheCounters,
+    known: KnownIds,
 }
 
 impl TokenCache {
@@ -129,6 +131,7 @@ impl TokenCache {
             stale: Duration::from_secs(config.stale_if_error_seconds),
             unknown_ttl: Duration::from_secs(config.unknown_ttl_seconds),
             counters,
+            known: KnownIds::new(config.unknown_id_reads_per_second),
         })
     }
 
@@ -212,6 +215,11 @@ impl TokenCache {
         }
     }
 
+    /// The ids known to exist (kept here, where the store tells its changes).
+    pub fn known(&self) -> &KnownIds {
+        &self.known
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -236,6 +244,8 @@ impl TokenCache {
 
 impl TokenChanges for TokenCache {
     fn changed(&self, ids: &[TokenId], remote: bool) {
+        // A creation is announced as a change too.
+        self.known.add(ids.iter().map(TokenId::key));
         self.invalidate(ids);
         if remote {
             self.counters.invalidations.inc_by(ids.len() as u64);
@@ -246,6 +256,7 @@ impl TokenChanges for TokenCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.entries.clear();
         self.unknown.clear();
+        self.known.lost_track();
         if reconnected {
             self.counters.listener_reconnects.inc();
         }

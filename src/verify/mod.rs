@@ -3,6 +3,7 @@
 //! pool, shared by concurrent misses for the same id; failures are rate-limited.
 
 pub mod cache;
+pub mod known;
 pub mod last_used;
 pub mod limits;
 
@@ -196,12 +197,21 @@ impl Verifier {
             inner.limits.failed(client, None);
             return Err(Rejection::NotFound);
         }
+        self.keep_known_ids_current();
+        if !inner.cache.known().may_read(key) {
+            inner.cache.counters().unknown_budget_spent.inc();
+            inner.limits.failed(client, None);
+            return Err(Rejection::NotFound);
+        }
         let generation = inner.cache.generation();
+        inner.cache.counters().store_reads.inc();
         let Some(stored) = inner.store.find_token(&id).await? else {
             inner.cache.remember_unknown(key, now, generation);
             inner.limits.failed(client, None);
             return Err(Rejection::NotFound);
         };
+        // Read within the budget before its notification came: known from now on.
+        inner.cache.known().add([key]);
         if stored.kind != kind {
             inner.limits.failed(client, None);
             return Err(Rejection::NotFound);
@@ -222,6 +232,25 @@ impl Verifier {
         let entry = inner.cache.entry(digest, token.clone(), now);
         inner.cache.fill(guard, entry, generation);
         self.decide(&token)
+    }
+
+    /// Loads the ids that exist, in the background, at the first miss and after
+    /// notifications may have been missed; meanwhile every id may be read.
+    fn keep_known_ids_current(&self) {
+        let Some(epoch) = self.inner.cache.known().claim_load() else {
+            return;
+        };
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let known = inner.cache.known();
+            match inner.store.token_ids().await {
+                Ok(ids) => known.loaded(ids.iter().map(TokenId::key), epoch),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot load the token ids; retrying at the next miss");
+                    known.failed();
+                }
+            }
+        });
     }
 
     /// A cached id: the digest says whether this is its secret, with no argon2.
@@ -263,6 +292,7 @@ impl Verifier {
     ) -> Option<Result<Arc<Token>, Rejection>> {
         let inner = &*self.inner;
         let generation = inner.cache.generation();
+        inner.cache.counters().store_reads.inc();
         match inner.store.find_token(&entry.token.id).await {
             Ok(Some(stored)) if stored.secret_hash == entry.token.secret_hash => {
                 let token = Arc::new(stored);

@@ -1163,3 +1163,110 @@ async fn a_header_and_a_percent_encoded_p_naming_another_token_are_refused() {
     let (status, _, body) = server.authz(Method::GET, "/authz", &headers).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 }
+
+/// `/api/v0/authorize` for `token` from `client`; whether it was valid.
+async fn valid_from(client: &reqwest::Client, server: &TestServer, token: &str) -> bool {
+    let body: Value = client
+        .post(format!("{}/api/v0/authorize", server.base))
+        .json(&json!({"token": token, "permissions": [{"action": "write", "database": "db1"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["valid"] == true
+}
+
+/// Unknown ids from 40 loopback addresses, each under its own failure limit.
+async fn flood_of_unknown_ids(server: &TestServer) -> Duration {
+    let started = Instant::now();
+    let mut sent = Vec::new();
+    for n in 0..40u8 {
+        let client = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 1, n + 1]))
+            .build()
+            .unwrap();
+        let base = server.base.clone();
+        sent.push(tokio::spawn(async move {
+            for _ in 0..20 {
+                let unknown = format::mint(TokenKind::Database).unwrap().plain;
+                let response = client
+                    .post(format!("{base}/api/v0/authorize"))
+                    .json(&json!({"token": unknown, "permissions": []}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+            }
+        }));
+    }
+    for task in sent {
+        task.await.unwrap();
+    }
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn unknown_ids_from_many_addresses_cost_a_bounded_number_of_store_reads() {
+    let db = TestDatabase::new(Engine::Sqlite).await;
+    let server = TestServer::start_with(db, |config| {
+        config.verify.unknown_id_reads_per_second = 5;
+    })
+    .await;
+    let (_, before) = server
+        .create_token(json!([{"action": "write", "resource": "db1"}]))
+        .await;
+    assert!(valid_from(&server.client, &server, &before).await);
+    let reads_before = server.metric("tollgate_verify_store_reads_total").await;
+    let took = flood_of_unknown_ids(&server).await;
+    let reads = server.metric("tollgate_verify_store_reads_total").await - reads_before;
+    // 800 unknown ids, none over its address's limit: the budget's burst (5) and its rate
+    // over the flood, plus the reads made before the known ids were loaded.
+    let bound = 10.0 + 5.0 * took.as_secs_f64().ceil();
+    assert!(
+        reads <= bound,
+        "{reads} store reads in {took:?} (bound {bound})"
+    );
+    assert!(
+        server
+            .metric("tollgate_verify_unknown_budget_refusals_total")
+            .await
+            > 700.0
+    );
+    // With the budget spent, a token created here a moment ago verifies at once.
+    let (_, created) = server
+        .create_token(json!([{"action": "write", "resource": "db1"}]))
+        .await;
+    let fresh = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 2, 1]))
+        .build()
+        .unwrap();
+    assert!(valid_from(&fresh, &server, &created).await);
+}
+
+#[tokio::test]
+async fn a_token_created_on_another_replica_verifies_while_unknown_ids_flood_this_one() {
+    let first = TestServer::start(Engine::Postgres).await;
+    let second = first
+        .replica(|config| config.verify.unknown_id_reads_per_second = 1)
+        .await;
+    let (_, warm) = first
+        .create_token(json!([{"action": "write", "resource": "db1"}]))
+        .await;
+    assert!(valid_from(&second.client, &second, &warm).await);
+    flood_of_unknown_ids(&second).await;
+    let (_, created) = first
+        .create_token(json!([{"action": "write", "resource": "db1"}]))
+        .await;
+    // Its creation's notification reaches the second replica within milliseconds; a check
+    // that beats it is read within the budget, which the flood may have spent.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !valid_from(&second.client, &second, &created).await {
+        assert!(
+            Instant::now() < deadline,
+            "never verified on the other replica"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
