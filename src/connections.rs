@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::verify::limits::ClientKey;
 
@@ -95,10 +95,7 @@ impl Slots {
 
     /// A free slot now, if there is one.
     pub fn try_slot(&self) -> Option<OwnedSemaphorePermit> {
-        match self.total.clone().try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => None,
-        }
+        self.total.clone().try_acquire_owned().ok()
     }
 
     /// The next slot to be freed.
