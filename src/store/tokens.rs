@@ -523,22 +523,8 @@ where
         let mut tx = E::begin_write(&self.pool).await?;
         // On PostgreSQL the owners are share-locked until commit, so a concurrent delete
         // waits and then revokes what this transaction adds.
-        let user: Option<String> = sqlx::query_scalar(if E::SHARE_ROWS {
-            "SELECT id FROM v2_users WHERE id = $1 FOR SHARE"
-        } else {
-            "SELECT id FROM v2_users WHERE id = $1"
-        })
-        .bind(user_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let org: Option<String> = sqlx::query_scalar(if E::SHARE_ROWS {
-            "SELECT id FROM orgs WHERE id = $1 FOR SHARE"
-        } else {
-            "SELECT id FROM orgs WHERE id = $1"
-        })
-        .bind(org_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let user = locked_column(&mut tx, LOCKED_USER_STATUS, user_id.as_str()).await?;
+        let org = locked_column(&mut tx, LOCKED_ORG, org_id.as_str()).await?;
         if user.is_none() || org.is_none() {
             return Ok(None);
         }
@@ -609,30 +595,17 @@ where
         // As for a new v2 authorization: the owners are share-locked on PostgreSQL, so a
         // concurrent delete waits and then revokes the successor too.
         if let Some(user_id) = &new.user_id {
-            let status: Option<String> = sqlx::query_scalar(if E::SHARE_ROWS {
-                "SELECT status FROM v2_users WHERE id = $1 FOR SHARE"
-            } else {
-                "SELECT status FROM v2_users WHERE id = $1"
-            })
-            .bind(user_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+            let status = locked_column(&mut tx, LOCKED_USER_STATUS, user_id.as_str()).await?;
             if status.as_deref() != Some(Status::Active.as_str()) {
                 return Ok(Rotation::Refused(NotRotatable::OwnerUnusable));
             }
         }
-        if let Some(org_id) = &new.org_id {
-            let org: Option<String> = sqlx::query_scalar(if E::SHARE_ROWS {
-                "SELECT id FROM orgs WHERE id = $1 FOR SHARE"
-            } else {
-                "SELECT id FROM orgs WHERE id = $1"
-            })
-            .bind(org_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if org.is_none() {
-                return Ok(Rotation::Refused(NotRotatable::OwnerUnusable));
-            }
+        if let Some(org_id) = &new.org_id
+            && locked_column(&mut tx, LOCKED_ORG, org_id.as_str())
+                .await?
+                .is_none()
+        {
+            return Ok(Rotation::Refused(NotRotatable::OwnerUnusable));
         }
         // The UPDATE takes the row lock on PostgreSQL (SQLite's write lock is already held);
         // a rotation that waited on it re-checks `rotated_at` and matches nothing.
@@ -717,3 +690,38 @@ where
 /// Uses per `touch_tokens` statement (four parameters each): well under both engines'
 /// bound-parameter limits.
 const TOUCH_BATCH: usize = 1_000;
+
+/// The v2 user's status and the org's id, each share-locked on PostgreSQL until commit, so
+/// that a concurrent delete waits and then revokes what this transaction adds.
+const LOCKED_USER_STATUS: [&str; 2] = [
+    "SELECT status FROM v2_users WHERE id = $1 FOR SHARE",
+    "SELECT status FROM v2_users WHERE id = $1",
+];
+const LOCKED_ORG: [&str; 2] = [
+    "SELECT id FROM orgs WHERE id = $1 FOR SHARE",
+    "SELECT id FROM orgs WHERE id = $1",
+];
+
+/// One column of the row `id` by `queries` (with `FOR SHARE` where rows can be shared, then
+/// without).
+async fn locked_column<E: Engine>(
+    tx: &mut sqlx::Transaction<'static, E>,
+    queries: [&'static str; 2],
+    id: &str,
+) -> Result<Option<String>, StoreError>
+where
+    for<'c> &'c mut E::Connection: sqlx::Executor<'c, Database = E>,
+    for<'q> &'q str: sqlx::Encode<'q, E> + sqlx::Type<E>,
+    String: for<'r> sqlx::Decode<'r, E> + sqlx::Type<E>,
+    usize: sqlx::ColumnIndex<E::Row>,
+{
+    let query = if E::SHARE_ROWS {
+        queries[0]
+    } else {
+        queries[1]
+    };
+    Ok(sqlx::query_scalar(query)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?)
+}
